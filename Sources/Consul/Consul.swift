@@ -1,0 +1,1 @@
+// The Consul module. Its public API is documented on its types.

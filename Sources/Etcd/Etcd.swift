@@ -1,0 +1,1 @@
+// The Etcd module. Its public API is documented on its types.

@@ -1,0 +1,1 @@
+// The NodeList module. Its public API is documented on its types.

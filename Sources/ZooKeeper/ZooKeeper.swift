@@ -1,0 +1,1 @@
+// The ZooKeeper module. Its public API is documented on its types.

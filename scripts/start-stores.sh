@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Starts a standalone ZooKeeper and a single-member etcd on loopback, each with its data in a
+# fresh directory, waits until each really answers, and prints the export lines for the tests:
+#
+#   eval "$(scripts/start-stores.sh)"            # or: scripts/start-stores.sh --cluster
+#
+# --cluster also starts a 3-server ZooKeeper ensemble and a 3-member etcd cluster on their own
+# loopback ports, for failover tests. Servers started by an earlier run with the same
+# AUTOCLUSTER_STORES_DIR are ended first, so starting twice leaves no orphans.
+#
+# Ports (environment):
+#   ZOOKEEPER_PORT (2181)   ETCD_PORT (2379), its peer port ETCD_PORT+1
+#   ZOOKEEPER_ENSEMBLE_BASE_PORT (12181: clients 12181-12183, quorum +700, election +1700)
+#   ETCD_CLUSTER_BASE_PORT (12379: clients 12379,12381,12383, peers one above each)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/lib/stores.sh"
+
+cluster=0
+for arg in "$@"; do
+  case "$arg" in
+    --cluster) cluster=1 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) log "unknown option $arg (try --help)"; exit 2 ;;
+  esac
+done
+
+for tool in java etcd curl; do
+  command -v "$tool" >/dev/null || { log "$tool not found — run scripts/install-deps.sh first"; exit 1; }
+done
+[ -f /usr/share/java/zookeeper.jar ] || { log "/usr/share/java/zookeeper.jar not found — run scripts/install-deps.sh first"; exit 1; }
+
+zk_port="${ZOOKEEPER_PORT:-2181}"
+etcd_port="${ETCD_PORT:-2379}"
+zk_base="${ZOOKEEPER_ENSEMBLE_BASE_PORT:-12181}"
+etcd_base="${ETCD_CLUSTER_BASE_PORT:-12379}"
+
+# End whatever an earlier start left running, then start from empty directories.
+"$here/stop-stores.sh"
+rm -rf "${STORES_DIR:?}"
+mkdir -p "$STORES_DIR"
+
+started=()
+fail() {
+  for name in "${started[@]}"; do end_server "$name"; done
+  exit 1
+}
+
+require_free() {
+  if port_in_use "$1"; then
+    log "port $1 on 127.0.0.1 is already in use by another process — $2"
+    fail
+  fi
+}
+
+# zookeeper_server NAME CLIENT_PORT [MYID SERVERS...]: write the config and run.sh of one server.
+zookeeper_server() {
+  local name=$1 port=$2 myid=${3:-} dir="$STORES_DIR/$1"
+  shift 3 || shift $#
+  mkdir -p "$dir/data"
+  cat >"$dir/zoo.cfg" <<CFG
+tickTime=1000
+initLimit=10
+syncLimit=5
+dataDir=$dir/data
+clientPort=$port
+clientPortAddress=127.0.0.1
+maxClientCnxns=0
+4lw.commands.whitelist=*
+admin.enableServer=false
+CFG
+  if [ -n "$myid" ]; then
+    echo "$myid" >"$dir/data/myid"
+    printf '%s\n' "$@" >>"$dir/zoo.cfg"
+  fi
+  cat >"$dir/run.sh" <<RUN
+exec java -Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \\
+  -Dzookeeper.forceSync=no -Dzookeeper.extendedTypesEnabled=true \\
+  -Dzookeeper.log.dir=$dir -Dzookeeper.root.logger=INFO,CONSOLE -Dzookeeper.console.threshold=INFO \\
+  -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar \\
+  org.apache.zookeeper.server.quorum.QuorumPeerMain $dir/zoo.cfg
+RUN
+  echo "zookeeper $port" >"$dir/health"
+}
+
+# etcd_member NAME CLIENT_PORT PEER_PORT INITIAL_CLUSTER TOKEN: write the run.sh of one member.
+etcd_member() {
+  local name=$1 port=$2 peer=$3 initial=$4 token=$5 dir="$STORES_DIR/$1"
+  mkdir -p "$dir/data"
+  cat >"$dir/run.sh" <<RUN
+exec etcd --name $name --data-dir $dir/data \\
+  --listen-client-urls http://127.0.0.1:$port --advertise-client-urls http://127.0.0.1:$port \\
+  --listen-peer-urls http://127.0.0.1:$peer --initial-advertise-peer-urls http://127.0.0.1:$peer \\
+  --initial-cluster $initial --initial-cluster-token $token --initial-cluster-state new \\
+  --heartbeat-interval 100 --election-timeout 1000 \\
+  --unsafe-no-fsync --logger zap --log-outputs stderr
+RUN
+  echo "etcd $port" >"$dir/health"
+}
+
+# --- the single servers
+require_free "$zk_port" "set ZOOKEEPER_PORT to another port"
+require_free "$etcd_port" "set ETCD_PORT to another port"
+require_free "$((etcd_port + 1))" "set ETCD_PORT to another port (its peer port is ETCD_PORT+1)"
+zookeeper_server zookeeper "$zk_port"
+etcd_member etcd "$etcd_port" "$((etcd_port + 1))" "etcd=http://127.0.0.1:$((etcd_port + 1))" autocluster-single
+names=(zookeeper etcd)
+
+# --- the clusters
+if [ "$cluster" = 1 ]; then
+  servers=()
+  for i in 1 2 3; do
+    servers+=("server.$i=127.0.0.1:$((zk_base + 700 + i - 1)):$((zk_base + 1700 + i - 1))")
+  done
+  initial=""
+  for i in 1 2 3; do
+    initial+="${initial:+,}etcd$i=http://127.0.0.1:$((etcd_base + 2 * (i - 1) + 1))"
+  done
+  for i in 1 2 3; do
+    p=$((zk_base + i - 1))
+    require_free "$p" "set ZOOKEEPER_ENSEMBLE_BASE_PORT to another port"
+    zookeeper_server "zookeeper$i" "$p" "$i" "${servers[@]}"
+    p=$((etcd_base + 2 * (i - 1)))
+    require_free "$p" "set ETCD_CLUSTER_BASE_PORT to another port"
+    etcd_member "etcd$i" "$p" "$((p + 1))" "$initial" autocluster-cluster
+    names+=("zookeeper$i" "etcd$i")
+  done
+fi
+
+for name in "${names[@]}"; do
+  launch "$name"
+  started+=("$name")
+done
+for name in "${names[@]}"; do
+  case "$name" in zookeeper*) limit=90 ;; *) limit=45 ;; esac
+  wait_healthy "$name" "$limit" || fail
+  log "$name is up (pid $(cat "$STORES_DIR/$name/pid"), log $STORES_DIR/$name/log)"
+done
+
+{
+  echo "export AUTOCLUSTER_STORES_DIR=$STORES_DIR"
+  echo "export ZOOKEEPER_CONNECT=127.0.0.1:$zk_port"
+  echo "export ETCD_ENDPOINTS=http://127.0.0.1:$etcd_port"
+  if [ "$cluster" = 1 ]; then
+    echo "export ZOOKEEPER_ENSEMBLE_CONNECT=127.0.0.1:$zk_base,127.0.0.1:$((zk_base + 1)),127.0.0.1:$((zk_base + 2))"
+    echo "export ETCD_CLUSTER_ENDPOINTS=http://127.0.0.1:$etcd_base,http://127.0.0.1:$((etcd_base + 2)),http://127.0.0.1:$((etcd_base + 4))"
+  fi
+} | tee "$STORES_DIR/env"

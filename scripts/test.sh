@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, starts real ZooKeeper and etcd on loopback
+# (single servers and the 3-member clusters), builds, and runs the whole suite against them.
+# The stores are stopped again on any exit. With CI set, a store test that finds no store
+# fails instead of skipping (AUTOCLUSTER_REQUIRE_STORES=1). The exit status is the tests'.
+#
+#   scripts/test.sh [--sanitize thread|address] [-- extra swift test arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sanitize=()
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sanitize) sanitize=(--sanitize="$2"); shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+scripts/install-deps.sh
+if [ -x scripts/check-protos.sh ]; then scripts/check-protos.sh; fi
+
+trap 'scripts/stop-stores.sh' EXIT
+eval "$(scripts/start-stores.sh --cluster)"
+
+if [ -n "${CI:-}" ]; then export AUTOCLUSTER_REQUIRE_STORES=1; fi
+
+swift build --build-tests "${sanitize[@]}"
+swift test --skip-build "${sanitize[@]}" "${extra[@]}"
