@@ -1,0 +1,2 @@
+// Replaced by protoc-c output (scripts/generate-protos.sh).
+#include "CEtcdProtos.h"

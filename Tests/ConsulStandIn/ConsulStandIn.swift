@@ -1,0 +1,1 @@
+// The in-process Consul stand-in lives here (see DESIGN.md, "Real stores, everywhere").
