@@ -64,43 +64,45 @@ public struct ZooKeeperPermissions: OptionSet, Hashable, Sendable {
     public static let all: ZooKeeperPermissions = [.read, .write, .create, .delete, .admin]
 }
 
-/// A C `ACL_vector` owning copies of its strings, valid until `deinit`.
+/// A C `ACL_vector` owning copies of its strings, valid until `deinit`. The vector itself is
+/// heap-allocated so its address is stable: `zoo_create_op_init` keeps the pointer until the
+/// multi is sent.
 final class CACLVector {
-    private(set) var vector: ACL_vector
-    private let presetPointer: UnsafeMutablePointer<ACL_vector>?
+    private let pointer: UnsafeMutablePointer<ACL_vector>
+    private let owned: Bool
 
     init(_ acl: ZooKeeperACL) {
         switch acl {
-        case .openUnsafe: presetPointer = czk_open_acl_unsafe()
-        case .creatorAll: presetPointer = czk_creator_all_acl()
-        case .readUnsafe: presetPointer = czk_read_acl_unsafe()
-        case .entries: presetPointer = nil
-        }
-        if case .entries(let entries) = acl {
+        case .openUnsafe: pointer = czk_open_acl_unsafe(); owned = false
+        case .creatorAll: pointer = czk_creator_all_acl(); owned = false
+        case .readUnsafe: pointer = czk_read_acl_unsafe(); owned = false
+        case .entries(let entries):
             let buffer = UnsafeMutablePointer<ACL>.allocate(capacity: max(entries.count, 1))
             for (i, entry) in entries.enumerated() {
                 (buffer + i).initialize(to: ACL(perms: entry.permissions.rawValue,
                                                 id: Id(scheme: strdup(entry.scheme), id: strdup(entry.id))))
             }
-            vector = ACL_vector(count: Int32(entries.count), data: buffer)
-        } else {
-            vector = ACL_vector(count: 0, data: nil)
+            pointer = .allocate(capacity: 1)
+            pointer.initialize(to: ACL_vector(count: Int32(entries.count), data: buffer))
+            owned = true
         }
     }
 
     /// The pointer to hand to C; valid while `self` lives.
     func withPointer<R>(_ body: (UnsafeMutablePointer<ACL_vector>) -> R) -> R {
-        if let presetPointer { return body(presetPointer) }
-        return withUnsafeMutablePointer(to: &vector) { body($0) }
+        body(pointer)
     }
 
     deinit {
-        guard presetPointer == nil, let data = vector.data else { return }
-        for i in 0..<Int(vector.count) {
-            free(data[i].id.scheme)
-            free(data[i].id.id)
+        guard owned else { return }
+        if let data = pointer.pointee.data {
+            for i in 0..<Int(pointer.pointee.count) {
+                free(data[i].id.scheme)
+                free(data[i].id.id)
+            }
+            data.deallocate()
         }
-        data.deallocate()
+        pointer.deallocate()
     }
 }
 
