@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import StoreTestSupport
 import Testing
 import ZooKeeper
@@ -51,4 +52,57 @@ enum ZK {
 
 extension Array where Element == UInt8 {
     static func utf8(_ s: String) -> [UInt8] { Array(s.utf8) }
+}
+
+/// Collects what an AsyncSequence yields on a background task, so a test can wait for a
+/// condition with a deadline instead of hanging on `next()`.
+final class Recorder<Element: Sendable>: Sendable {
+    private final class Storage: Sendable {
+        let state = Mutex<(elements: [Element], finished: Bool, error: (any Error)?)>(([], false, nil))
+    }
+    private let storage = Storage()
+    private let task: Mutex<Task<Void, Never>?> = Mutex(nil)
+
+    init<S: AsyncSequence & Sendable>(_ sequence: S) where S.Element == Element {
+        let storage = self.storage
+        let started = Task {
+            do {
+                for try await element in sequence {
+                    storage.state.withLock { $0.elements.append(element) }
+                }
+                storage.state.withLock { $0.finished = true }
+            } catch {
+                storage.state.withLock { $0.finished = true; $0.error = error }
+            }
+        }
+        task.withLock { $0 = started }
+    }
+
+    var elements: [Element] { storage.state.withLock { $0.elements } }
+    var finished: Bool { storage.state.withLock { $0.finished } }
+    var error: (any Error)? { storage.state.withLock { $0.error } }
+
+    /// Waits until `condition` holds for the elements so far; false after `timeout`.
+    @discardableResult
+    func wait(timeout: Duration = .seconds(15), until condition: ([Element]) -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition(elements) { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition(elements)
+    }
+
+    /// Waits until iteration ended; false after `timeout`.
+    func waitFinished(timeout: Duration = .seconds(15)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if finished { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return finished
+    }
+
+    /// Ends the iteration (cancels the consuming task).
+    func cancel() { task.withLock { $0?.cancel() } }
 }
