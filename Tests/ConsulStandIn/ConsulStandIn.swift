@@ -101,6 +101,26 @@ public final class ConsulStandIn: Sendable {
         core.resetIndex(to: index)
     }
 
+    /// One request as the stand-in received it (for tests that check what a client sends).
+    public struct RecordedRequest: Sendable {
+        /// `GET`, `PUT`, …
+        public var method: String
+        /// The request target as sent: path and query, still percent-encoded.
+        public var uri: String
+        /// The request headers, in order.
+        public var headers: [(name: String, value: String)]
+        /// The request body.
+        public var body: [UInt8]
+
+        /// The first header named `name` (case-insensitive).
+        public func header(_ name: String) -> String? {
+            headers.first { $0.name.lowercased() == name.lowercased() }?.value
+        }
+    }
+
+    /// The last (up to 1000) requests received, oldest first.
+    public var recordedRequests: [RecordedRequest] { core.recordedRequests }
+
     /// The current Raft-like index of the stand-in (every write increments it).
     public var currentIndex: UInt64 { core.currentIndex }
 }

@@ -77,6 +77,7 @@ final class StandInCore: @unchecked Sendable {
         var waiters: [Int: Waiter] = [:]
         var nextWaiterID = 0
         var shutDown = false
+        var recorded: [ConsulStandIn.RecordedRequest] = []
     }
 
     let options: ConsulStandIn.Options
@@ -87,6 +88,7 @@ final class StandInCore: @unchecked Sendable {
     init(options: ConsulStandIn.Options) { self.options = options }
 
     var currentIndex: UInt64 { lock.withLock { state.index } }
+    var recordedRequests: [ConsulStandIn.RecordedRequest] { lock.withLock { state.recorded } }
 
     // MARK: Dispatch
 
@@ -99,6 +101,9 @@ final class StandInCore: @unchecked Sendable {
     func handle(_ request: StandInRequest, eventLoop: any EventLoop, promise: EventLoopPromise<StandInResponse>) {
         var ready: [(EventLoopPromise<StandInResponse>, StandInResponse)] = []
         lock.lock()
+        state.recorded.append(
+            .init(method: request.method, uri: request.uri, headers: request.headers.map { (name: $0.0, value: $0.1) }, body: request.body))
+        if state.recorded.count > 1000 { state.recorded.removeFirst(state.recorded.count - 1000) }
         let before = state.index
         let outcome = route(request)
         switch outcome {

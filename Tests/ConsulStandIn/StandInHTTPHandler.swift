@@ -4,6 +4,7 @@ import NIOHTTP1
 
 struct StandInRequest: Sendable {
     var method: String
+    var uri: String  // as received, with the query
     var path: String  // percent-decoded, without the query
     var query: [String: String]
     var headers: [(String, String)]
@@ -98,7 +99,7 @@ final class StandInHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
         }
         return StandInRequest(
-            method: head.method.rawValue, path: percentDecode(rawPath), query: query,
+            method: head.method.rawValue, uri: head.uri, path: percentDecode(rawPath), query: query,
             headers: head.headers.map { ($0.name, $0.value) }, body: body)
     }
 

@@ -7,8 +7,8 @@
 /// changed faster than a round trip may be skipped, as with any Consul watch.
 ///
 /// It follows the rules of Consul's "Blocking Queries" documentation: a return is no proof
-/// of a change (entries are compared), an index that goes backwards resets the watch to
-/// index 0, an index of 0 is never blocked on (it is treated as 1), and answers without a
+/// of a change (entries are compared), an index that goes backwards resets the watch
+/// (to 0, then 1), an index of 0 is never blocked on (it is treated as 1), and answers without a
 /// change are rate-limited so a misbehaving server cannot cause a busy loop. Transient
 /// failures (unreachable agent, timeouts, no leader, 5xx) are retried with jittered
 /// exponential backoff; other errors (`.permissionDenied`, `.invalidArgument`,
@@ -108,7 +108,7 @@ struct BlockingLoop<Value: Sendable & Equatable>: Sendable {
 
     let wait: Duration
     let query: Query
-    /// The index to block on; `nil` before the first answer and after a reset.
+    /// The index to block on; `nil` before the first answer (a non-blocking read).
     private var index: UInt64?
     /// The last value delivered (`nil` before the first).
     private var delivered: Value?
@@ -143,14 +143,13 @@ struct BlockingLoop<Value: Sendable & Equatable>: Sendable {
                 }
                 continue
             }
-            let answered = result.index
-            if let previous = index, answered < previous {
-                // The index went backwards (e.g. a snapshot restore): start over from 0.
-                index = nil
-            } else {
-                // An index of 0 would make the next query return at once; never block on it.
-                index = max(answered, 1)
-            }
+            // "Reset the index if it goes backwards" (e.g. a snapshot restore) to 0, then
+            // "sanity check index is greater than zero": an index of 0 makes every query return at
+            // once, and 1 is always safe to block on. After a reset the next query (on 1) answers at
+            // once with the current data, which restarts the loop.
+            var next = result.index
+            if let previous = index, next < previous { next = 0 }
+            index = max(next, 1)
             if let delivered, delivered == result.value {
                 // No change (timeout or an unrelated write): rate-limit, then block again.
                 let elapsed = ContinuousClock.now - started
