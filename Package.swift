@@ -142,6 +142,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Faults (killed, frozen and restarted servers), the bad-input catalogue and security
+        // (TLS, mTLS, auth, ACLs, secrets never logged), against real servers.
+        .testTarget(
+            name: "ReliabilityTests",
+            dependencies: [
+                "ZooKeeper", "Etcd", "Consul", "NodeList", "ConsulStandIn", "StoreTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
