@@ -134,6 +134,7 @@ extension ZK {
 
 extension ZK {
     /// Runs `body`, retrying retryable errors (connection loss, timeouts) for up to `timeout`.
+    @discardableResult
     static func retrying<T>(timeout: Duration = .seconds(20), _ body: () async throws -> T) async throws -> T {
         let deadline = ContinuousClock.now + timeout
         while true {
