@@ -25,7 +25,9 @@ final class PrivateEtcd: @unchecked Sendable {
 
     /// Starts `count` members and waits until each answers; `extraArguments` go to every member
     /// (e.g. TLS or auth-token flags); `scheme` is the client URL scheme ("http" or "https").
-    init(count: Int, basePort: Int, extraArguments: [String] = [], scheme: String = "http") async throws {
+    init(count: Int, basePort: Int, extraArguments: [String] = [], scheme: String = "http",
+         curlTLSArguments: [String] = []) async throws {
+        self.curlTLSArguments = curlTLSArguments
         let base = URL(fileURLWithPath: TestStores.storesDirectory ?? NSTemporaryDirectory())
         directory = base.appendingPathComponent("private-etcd-\(basePort)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -125,7 +127,7 @@ final class PrivateEtcd: @unchecked Sendable {
     }
 
     /// Client certificate arguments curl needs for a health check of an mTLS member.
-    var curlTLSArguments: [String] = []
+    let curlTLSArguments: [String]
 
     /// SIGKILLs member `i` and reaps it.
     func kill(_ i: Int) {

@@ -38,6 +38,8 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     private var context: ChannelHandlerContext?
     private var streams: [Int32: GRPCStream] = [:]
     private var ready: EventLoopPromise<Void>?
+    /// The result of `ready`, kept so a failure that happens before anyone waits is not lost.
+    private let readyFuture: EventLoopFuture<Void>
     /// Succeeded once the channel is gone (or was never made).
     private let closed: EventLoopPromise<Void>
     private var lastError: (any Error)?
@@ -51,7 +53,9 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         self.eventLoop = eventLoop
         self.settings = settings
         self.logger = logger
-        self.ready = eventLoop.makePromise()
+        let ready = eventLoop.makePromise(of: Void.self)
+        self.ready = ready
+        self.readyFuture = ready.futureResult
         self.closed = eventLoop.makePromise()
     }
 
@@ -110,9 +114,6 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    private var readyFuture: EventLoopFuture<Void> {
-        eventLoop.flatSubmit { self.ready?.futureResult ?? self.eventLoop.makeSucceededVoidFuture() }
-    }
 
     private func failReady(_ error: EtcdError) {
         eventLoop.execute {
@@ -245,7 +246,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
 
     private func connectionLostError() -> EtcdError {
         if let error = lastError as? EtcdError { return error }
-        if let error = lastError, error is NIOSSLError || error is BoringSSLError {
+        if let error = lastError, error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
             return EtcdError(code: .tlsFailure,
                              message: "TLS with etcd at \(endpoint) failed: \(error) — check Configuration.tls (CA file, server name, client certificate)",
                              endpoint: endpoint.description, underlying: error)
