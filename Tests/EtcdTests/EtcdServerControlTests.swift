@@ -121,3 +121,66 @@ struct EtcdServerControlTests {
         #expect(status.leader != 0 && status.leader != leaderID)
     }
 }
+
+@Suite("EtcdClient when etcd cannot answer", .serialized, .enabled(if: EtcdTest.enabled))
+struct EtcdNoQuorumTests {
+    @Test("without quorum calls end at their deadline, cancellation ends a call at once, and with every member dead nothing hangs")
+    func noQuorum() async throws {
+        let cluster = try await PrivateEtcd(count: 3, basePort: 46880)
+        defer { cluster.stop() }
+        var configuration = EtcdClient.Configuration(endpoints: [cluster.endpoints[0]])
+        configuration.timeouts = .init(connect: .seconds(1), request: .seconds(1))
+        configuration.retry = .init(maxAttempts: 2, initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(200))
+        let etcd = try await EtcdClient.connect(configuration)
+        try await etcd.put("q/k", value: [1])
+        let watch = etcd.watch("q/k")
+        cluster.kill(1)
+        cluster.kill(2)
+
+        var start = ContinuousClock.now
+        let write = await #expect(throws: EtcdError.self) { try await etcd.put("q/k", value: [2]) }
+        #expect(write?.code == .deadlineExceeded || write?.code == .unavailable)
+        #expect(ContinuousClock.now - start < .seconds(8))
+
+        start = ContinuousClock.now
+        let read = await #expect(throws: EtcdError.self) { _ = try await etcd.get("q/k") }
+        #expect(read?.code == .deadlineExceeded || read?.code == .unavailable)
+        #expect(ContinuousClock.now - start < .seconds(8))
+
+        // Cancelling the task of a pending call ends it promptly with .cancelled.
+        var relaxed = configuration
+        relaxed.timeouts.request = .seconds(30)
+        relaxed.retry = .init(maxAttempts: 1000, initialBackoff: .milliseconds(200), maxBackoff: .milliseconds(200))
+        let patient = try await EtcdClient.connect(relaxed)
+        let call = Task { try await patient.put("q/k", value: [3]) }
+        try await Task.sleep(for: .milliseconds(300))
+        start = ContinuousClock.now
+        call.cancel()
+        let cancelled = await #expect(throws: EtcdError.self) { _ = try await call.value }
+        #expect(cancelled?.code == .cancelled, "\(String(describing: cancelled))")
+        #expect(ContinuousClock.now - start < .seconds(2))
+        // The connection survived the RST_STREAM: the member still answers Status.
+        #expect(try await patient.status().version.hasPrefix("3."))
+
+        // A pending call is ended by close() with .closed.
+        let pending = Task { try await patient.put("q/k", value: [4]) }
+        try await Task.sleep(for: .milliseconds(300))
+        start = ContinuousClock.now
+        await patient.close()
+        let closed = await #expect(throws: EtcdError.self) { _ = try await pending.value }
+        #expect(closed?.code == .closed)
+        #expect(ContinuousClock.now - start < .seconds(2))
+
+        // Every member dead: calls fail fast; close() ends the watch.
+        cluster.kill(0)
+        start = ContinuousClock.now
+        let dead = await #expect(throws: EtcdError.self) { _ = try await etcd.get("q/k") }
+        #expect(dead?.code == .connectionFailed || dead?.code == .unavailable)
+        #expect(ContinuousClock.now - start < .seconds(8))
+        let watching = Task { try await collect(watch, count: 1, timeout: .seconds(60)) }
+        try await Task.sleep(for: .milliseconds(300))
+        await etcd.close()
+        let ended = await #expect(throws: EtcdError.self) { _ = try await watching.value }
+        #expect(ended?.code == .closed)
+    }
+}

@@ -177,7 +177,12 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             return 0
         }
         // The pipeline retains this handler for as long as the session exists (freed in channelInactive).
-        let rc = nghttp2_session_client_new(&session, callbacks, Unmanaged.passUnretained(self).toOpaque())
+        // Closed streams are not retained (we use no priority tree), so state stays bounded.
+        var options: OpaquePointer?
+        nghttp2_option_new(&options)
+        defer { nghttp2_option_del(options) }
+        nghttp2_option_set_no_closed_streams(options, 1)
+        let rc = nghttp2_session_client_new2(&session, callbacks, Unmanaged.passUnretained(self).toOpaque(), options)
         guard rc == 0 else {
             lastError = EtcdError(code: .internal, message: "nghttp2_session_client_new failed (\(rc))")
             context.close(promise: nil)
@@ -346,13 +351,15 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             stream.cancelRequested = true
             return
         }
+        // Forget the stream first: flushing the RST closes it inside nghttp2, and that close
+        // must not be reported as a reset by the server.
+        streams[stream.streamID] = nil
+        finish(stream, error: error)
         if let session, stream.streamID > 0 {
             nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.streamID,
                                       NGHTTP2_CANCEL.rawValue)
             flush()
         }
-        streams[stream.streamID] = nil
-        finish(stream, error: error)
     }
 
     private func finish(_ stream: GRPCStream, error: EtcdError?) {
@@ -440,12 +447,12 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
 
     /// Inside a callback: RST the stream (sent by the next flush) and report `error`.
     private func rstAndFinish(_ stream: GRPCStream, error: EtcdError) {
+        streams[stream.streamID] = nil
+        finish(stream, error: error)
         if let session {
             nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.streamID,
                                       NGHTTP2_CANCEL.rawValue)
         }
-        streams[stream.streamID] = nil
-        finish(stream, error: error)
         eventLoop.execute { self.flush() }
     }
 
