@@ -184,3 +184,70 @@ struct EtcdNoQuorumTests {
         #expect(ended?.code == .closed)
     }
 }
+
+/// What the server sees of the client's streams, read from etcd's Prometheus metrics on a
+/// server of the test's own (so no other suite's watchers are counted).
+@Suite("EtcdClient streams as etcd sees them", .serialized, .enabled(if: EtcdTest.enabled))
+struct EtcdStreamSharingTests {
+    static func metric(_ name: String, port: Int) throws -> Double? {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-fsS", "--max-time", "3", "http://127.0.0.1:\(port)/metrics"]
+        let pipe = Pipe()
+        curl.standardOutput = pipe
+        curl.standardError = FileHandle.nullDevice
+        try curl.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        curl.waitUntilExit()
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.split(separator: " ").last ?? "")
+        }
+        return nil
+    }
+
+    static func eventually(_ name: String, port: Int, equals expected: Double) async throws -> Double? {
+        var value: Double?
+        for _ in 0..<50 {
+            value = try metric(name, port: port)
+            if value == expected { return value }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return value
+    }
+
+    @Test("all watchers share one Watch stream; ending a watch cancels its watcher on the server; leases share one keep-alive stream")
+    func sharing() async throws {
+        let server = try await PrivateEtcd(count: 1, basePort: 46890)
+        defer { server.stop() }
+        let port = server.members[0].clientPort
+        let etcd = try await EtcdClient.connect(.init(endpoints: server.endpoints))
+        let consumers = (0..<3).map { i in
+            Task { try await collect(etcd.watch("s/\(i)"), count: 1, timeout: .seconds(60)) }
+        }
+        #expect(try await Self.eventually("etcd_debugging_mvcc_watcher_total", port: port, equals: 3) == 3)
+        #expect(try Self.metric("etcd_debugging_mvcc_watch_stream_total", port: port) == 1)
+
+        consumers[0].cancel()
+        #expect(try await Self.eventually("etcd_debugging_mvcc_watcher_total", port: port, equals: 2) == 2)
+        try await etcd.put("s/1", value: [1])   // consumer 1 gets its event and ends its watch
+        #expect(try await consumers[1].value.first?.kv.value == [1])
+        #expect(try await Self.eventually("etcd_debugging_mvcc_watcher_total", port: port, equals: 1) == 1)
+        #expect(try Self.metric("etcd_debugging_mvcc_watch_stream_total", port: port) == 1)
+
+        let leases = try await [etcd.grantLease(ttl: .seconds(30)), etcd.grantLease(ttl: .seconds(30)),
+                                etcd.grantLease(ttl: .seconds(30))]
+        let keepAlives = leases.map { lease in
+            Task { () -> EtcdLeaseKeepAliveEvent? in
+                for try await event in etcd.keepAlive(lease.id) { return event }
+                return nil
+            }
+        }
+        for keepAlive in keepAlives { #expect(try await keepAlive.value == .renewed(ttl: .seconds(30))) }
+        let keepAliveStreams = #"grpc_server_started_total{grpc_method="LeaseKeepAlive",grpc_service="etcdserverpb.Lease",grpc_type="bidi_stream"}"#
+        #expect(try Self.metric(keepAliveStreams, port: port) == 1)
+
+        await etcd.close()
+        #expect(try await Self.eventually("etcd_debugging_mvcc_watcher_total", port: port, equals: 0) == 0)
+        #expect(try await Self.eventually("etcd_debugging_mvcc_watch_stream_total", port: port, equals: 0) == 0)
+    }
+}
