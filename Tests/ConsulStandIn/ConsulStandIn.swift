@@ -121,6 +121,12 @@ public final class ConsulStandIn: Sendable {
     /// The last (up to 1000) requests received, oldest first.
     public var recordedRequests: [RecordedRequest] { core.recordedRequests }
 
+    /// Simulates a cluster without a leader (an election in progress, lost quorum): while on,
+    /// every request except `?stale` reads answers HTTP 500 "No cluster leader", as Consul does.
+    public func simulateNoLeader(_ noLeader: Bool) {
+        core.setNoLeader(noLeader)
+    }
+
     /// The current Raft-like index of the stand-in (every write increments it).
     public var currentIndex: UInt64 { core.currentIndex }
 }

@@ -77,6 +77,7 @@ final class StandInCore: @unchecked Sendable {
         var waiters: [Int: Waiter] = [:]
         var nextWaiterID = 0
         var shutDown = false
+        var noLeader = false
         var recorded: [ConsulStandIn.RecordedRequest] = []
     }
 
@@ -203,8 +204,16 @@ final class StandInCore: @unchecked Sendable {
         return state.index
     }
 
+    func setNoLeader(_ noLeader: Bool) { lock.withLock { state.noLeader = noLeader } }
+    var hasLeader: Bool { lock.withLock { !state.noLeader } }
+
     private func route(_ request: StandInRequest) -> Outcome {
         if let denied = checkACL(request) { return .respond(denied) }
+        // "Consistency Modes"/outages: without a leader, servers answer 500 "No cluster leader"
+        // (stale reads would still be answered by a real Consul; the stand-in has one server).
+        if state.noLeader, !request.flag("stale") {
+            return .respond(.text("No cluster leader", status: 500))
+        }
         let path = request.path
         let method = request.method
         if path.hasPrefix("/v1/kv/") || path == "/v1/kv" {
