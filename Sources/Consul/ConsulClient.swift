@@ -174,7 +174,7 @@ extension ConsulClient {
 
         var request = HTTPClientRequest(url: url)
         request.method = method
-        if let token = configuration.token { request.headers.add(name: "X-Consul-Token", value: token) }
+        if let token = configuration.token, !token.isEmpty { request.headers.add(name: "X-Consul-Token", value: token) }
         if let body { request.body = .bytes(body) }  // AsyncHTTPClient sets Content-Length
         if !ownsHTTPClient, let tls { request.tlsConfiguration = tls }
 
