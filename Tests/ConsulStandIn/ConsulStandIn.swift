@@ -66,7 +66,8 @@ public final class ConsulStandIn: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                core.track(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     if let tlsHandler {
                         try channel.pipeline.syncOperations.addHandler(try tlsHandler())
                     }
@@ -92,6 +93,10 @@ public final class ConsulStandIn: Sendable {
         sweeper.cancel()
         core.shutdown()
         try await channel.close()
+        // Then the accepted connections, so clients see the server go away.
+        for connection in core.trackedConnections() {
+            try? await connection.close()
+        }
     }
 
     /// Simulates what Consul's documentation warns blocking-query clients about: the index going

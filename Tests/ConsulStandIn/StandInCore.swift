@@ -79,6 +79,7 @@ final class StandInCore: @unchecked Sendable {
         var shutDown = false
         var noLeader = false
         var recorded: [ConsulStandIn.RecordedRequest] = []
+        var connections: [ObjectIdentifier: any Channel] = [:]
     }
 
     let options: ConsulStandIn.Options
@@ -203,6 +204,18 @@ final class StandInCore: @unchecked Sendable {
         state.index += 1
         return state.index
     }
+
+    /// Remembers an accepted connection until it closes, so `shutdown()` can close it.
+    func track(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        lock.withLock { state.connections[id] = channel }
+        channel.closeFuture.whenComplete { [weak self] _ in
+            guard let self else { return }
+            self.lock.withLock { _ = self.state.connections.removeValue(forKey: id) }
+        }
+    }
+
+    func trackedConnections() -> [any Channel] { lock.withLock { Array(state.connections.values) } }
 
     func setNoLeader(_ noLeader: Bool) { lock.withLock { state.noLeader = noLeader } }
     var hasLeader: Bool { lock.withLock { !state.noLeader } }
