@@ -1,5 +1,8 @@
 import NIOCore
 import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A real loopback listener for probe tests: accepts TCP connections and answers HTTP requests
 /// with `status`.
@@ -30,11 +33,23 @@ final class LoopbackListener: Sendable {
         try? await channel.close()
     }
 
-    /// A loopback address nothing listens on (a port just bound and released).
+    /// A loopback address that refuses connections: a port bound but never listened on, held
+    /// for the rest of the test process so that no parallel test's listener can reuse it.
     static func deadAddress() async throws -> String {
-        let listener = try await start()
-        await listener.close()
-        return listener.address
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        precondition(fd >= 0, "socket() failed")
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                bind(fd, sa, length) == 0 && getsockname(fd, sa, &length) == 0
+            }
+        }
+        precondition(bound, "bind() failed")
+        return "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
     }
 
     private final class Responder: ChannelInboundHandler {
