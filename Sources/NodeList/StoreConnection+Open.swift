@@ -45,7 +45,7 @@ extension StoreConnection {
         } catch {
             throw NodeListError(
                 code: .storeFailure,
-                message: "cannot connect to \(url) — is it running and reachable? (\(error))",
+                message: "cannot connect to \(url): \(error)",
                 underlying: error)
         }
     }

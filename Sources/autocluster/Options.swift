@@ -11,8 +11,8 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "The key the node list is stored at, e.g. /autocluster/my-service.")
     var key: String
 
-    @Option(help: "Log level for the store client: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "warning"
+    @Option(help: "Log level (stderr): trace, debug, info, notice, warning, error, critical. `run` logs at info or finer.")
+    var logLevel: String = "error"
 
     func storeURL() throws -> StoreURL {
         guard let text = store ?? environment("AUTOCLUSTER_STORE") else {
@@ -23,7 +23,7 @@ struct StoreOptions: ParsableArguments {
 
     func logger(_ label: String) -> Logger {
         var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .error
         return logger
     }
 

@@ -92,7 +92,7 @@ import Testing
                 ClusterNode(name: "live", address: live.address, joinedAt: Self.old),
                 ClusterNode(name: "dead2", address: dead2, joinedAt: Self.old),
             ])
-            let store = try await fixture.store(probe: TCPProbe())
+            let store = try await fixture.store(probe: TCPProbe(timeout: .seconds(3)))
             let seeds = Mutex<[String]>([])
             let outcome = try await store.join(ClusterNode(name: "me", address: "127.0.0.1:7009")) { seed in
                 seeds.withLock { $0.append(seed.name) }
@@ -115,7 +115,7 @@ import Testing
                 ClusterNode(name: "young", address: dead),
                 ClusterNode(name: "old", address: dead, joinedAt: Self.old),
             ])
-            let store = try await fixture.store(probe: TCPProbe()) { $0.sweepGracePeriod = .seconds(60) }
+            let store = try await fixture.store(probe: TCPProbe(timeout: .seconds(3))) { $0.sweepGracePeriod = .seconds(60) }
             let outcome = try await store.join(ClusterNode(name: "me", address: "127.0.0.1:7009"))
             #expect(outcome.swept.map(\.name) == ["old"])
             #expect(try await store.nodes().map(\.name) == ["live", "young", "me"])
@@ -131,7 +131,7 @@ import Testing
                 ClusterNode(name: "a", address: dead1, joinedAt: Self.old),
                 ClusterNode(name: "b", address: dead2, joinedAt: Self.old),
             ])
-            let store = try await fixture.store(probe: TCPProbe())
+            let store = try await fixture.store(probe: TCPProbe(timeout: .seconds(3)))
             let outcome = try await store.join(ClusterNode(name: "me", address: "127.0.0.1:7009"))
             #expect(outcome.swept.isEmpty)
             #expect(outcome.seed == nil)
@@ -149,7 +149,7 @@ import Testing
             let me = ClusterNode(name: "me", address: dead, joinedAt: Self.old)
             try await plant(fixture, [me, ClusterNode(name: "live", address: live.address, joinedAt: Self.old)])
             let probed = Mutex<[String]>([])
-            let tcp = TCPProbe()
+            let tcp = TCPProbe(timeout: .seconds(3))
             let probe = ClosureProbe { node, timeout in
                 probed.withLock { $0.append(node.name) }
                 return await tcp.probe(node, timeout: timeout)
@@ -267,7 +267,7 @@ import Testing
             try await plant(fixture, [ClusterNode(name: "other", address: other.address, joinedAt: Self.old)])
             let me = ClusterNode(name: "me", address: listener.address)
             let service = NodeListService(
-                store: try await fixture.store(probe: TCPProbe()), node: me, refreshInterval: .milliseconds(300))
+                store: try await fixture.store(probe: TCPProbe(timeout: .seconds(3))), node: me, refreshInterval: .milliseconds(300))
             let running = Task { try await service.run() }
             defer { running.cancel() }
             let observer = try await fixture.store()
@@ -291,7 +291,7 @@ import Testing
             defer { Task { await listener.close(); await peer.close() } }
             let me = ClusterNode(name: "me", address: listener.address)
             let service = NodeListService(
-                store: try await fixture.store(probe: TCPProbe()), node: me, refreshInterval: .milliseconds(200), quorum: 2)
+                store: try await fixture.store(probe: TCPProbe(timeout: .seconds(3))), node: me, refreshInterval: .milliseconds(200), quorum: 2)
             let group = ServiceGroup(configuration: .init(services: [service], logger: Logger(label: "test")))
             let running = Task { try await group.run() }
             defer { running.cancel() }

@@ -87,7 +87,7 @@ final class StoreFixture: Sendable {
         probe: any NodeProbe = NoProbe(), configure: (inout NodeListStore.Configuration) -> Void = { _ in }
     ) async throws -> NodeListStore {
         var configuration = NodeListStore.Configuration()
-        configuration.probeTimeout = .milliseconds(300)
+        configuration.probeTimeout = .seconds(3)
         configure(&configuration)
         return NodeListStore(backend: try await backend(), key: key, probe: probe, configuration: configuration)
     }
