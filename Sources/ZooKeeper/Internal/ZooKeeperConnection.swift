@@ -76,6 +76,7 @@ final class ZooKeeperConnection: Sendable {
     let configuration: ZooKeeperClient.Configuration
     let logger: Logger
     private let logToken: Int
+    private let logCallback: @convention(c) (UnsafePointer<CChar>?) -> Void
     private let handle = Mutex<ZooKeeperHandle?>(nil)
     private let state = Mutex(State())
 
@@ -111,7 +112,7 @@ final class ZooKeeperConnection: Sendable {
         var logger = configuration.logger
         logger[metadataKey: "zookeeper"] = "\(Self.hostsOnly(configuration.connectString))"
         self.logger = logger
-        self.logToken = ZooKeeperLogBridge.register(logger)
+        (self.logToken, self.logCallback) = ZooKeeperLogBridge.register(logger)
     }
 
     private static func hostsOnly(_ connect: String) -> Substring {
@@ -164,7 +165,7 @@ final class ZooKeeperConnection: Sendable {
             let pointer = withUnsafePointer(to: &clientID) { clientIDPointer in
                 zookeeper_init2(configuration.connectString, zooKeeperGlobalWatcher, timeout,
                                 session == nil ? nil : clientIDPointer, context.toOpaque(), 0,
-                                zooKeeperLogCallback)
+                                logCallback)
             }
             guard let pointer else {
                 let code = errno
