@@ -27,10 +27,9 @@ final class CapturingLogHandler: LogHandler, Sendable {
         set {}
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
-        let flat = (metadata ?? [:]).mapValues { "\($0)" }
-        entries.withLock { $0.append(Entry(level: level, message: "\(message)", metadata: flat)) }
+    func log(event: LogEvent) {
+        let flat = (event.metadata ?? [:]).mapValues { "\($0)" }
+        entries.withLock { $0.append(Entry(level: event.level, message: "\(event.message)", metadata: flat)) }
     }
 }
 
