@@ -73,6 +73,7 @@ struct ZooKeeperSessionTests {
         try await ZK.expire(oldSession) { states.elements.contains(.expired) }
 
         #expect(await states.wait { $0.contains(.expired) && $0.last == .connected }, "states: \(states.elements)")
+        #expect(states.elements.drop { $0 != .expired } == [.expired, .connecting, .connected], "states: \(states.elements)")
         let newSession = try #require(zk.session)
         #expect(newSession.id != oldSession.id)
         #expect(try await zk.exists(root + "/eph") == nil, "the old session's ephemeral node is gone")

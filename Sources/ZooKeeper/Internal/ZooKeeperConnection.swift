@@ -149,7 +149,12 @@ final class ZooKeeperConnection: Sendable {
             let generation: Int? = state.withLock { s in
                 if s.closed { return nil }
                 s.generation += 1
-                s.sessionState = .connecting
+                if s.sessionState != .connecting {
+                    s.sessionState = .connecting
+                    // Yielded under the lock so it precedes the new handle's `connected`; a
+                    // yield only enqueues, it runs no consumer code.
+                    for listener in s.sessionListeners.values { listener.yield(.connecting) }
+                }
                 return s.generation
             }
             guard let generation else { throw ZooKeeperError.closed("connect", path: nil) }
