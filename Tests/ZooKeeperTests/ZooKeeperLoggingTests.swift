@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 import Testing
 import ZooKeeper
 
@@ -11,7 +10,7 @@ final class CapturingLogHandler: LogHandler, Sendable {
         var message: String
         var metadata: [String: String]
     }
-    private let entries = Mutex<[Entry]>([])
+    private let entries = TestLocked<[Entry]>([])
     var captured: [Entry] { entries.withLock { $0 } }
 
     var logLevel: Logger.Level {

@@ -1,7 +1,7 @@
 import CZooKeeper
 import Foundation
 import Logging
-import Synchronization
+
 
 /// Owns one `zhandle_t*` and frees it exactly once (`close` or the client's `deinit`).
 final class ZooKeeperHandle: @unchecked Sendable {
@@ -69,7 +69,7 @@ enum WatchSnapshot: Equatable, Sendable {
 /// The shared core of a `ZooKeeperClient`: the current C handle (replaced after session
 /// expiry), in-flight calls, live watches and session listeners.
 ///
-/// C callbacks only touch `state` (a Mutex) and start Tasks; C calls and continuation resumes
+/// C callbacks only touch `state` (a lock) and start Tasks; C calls and continuation resumes
 /// happen outside the lock. `handle` has its own lock, never taken by callbacks, and never
 /// acquired while `state` is held.
 final class ZooKeeperConnection: Sendable {
@@ -77,8 +77,8 @@ final class ZooKeeperConnection: Sendable {
     let logger: Logger
     private let logToken: Int
     private let logCallback: @convention(c) (UnsafePointer<CChar>?) -> Void
-    private let handle = Mutex<ZooKeeperHandle?>(nil)
-    private let state = Mutex(State())
+    private let handle = Locked<ZooKeeperHandle?>(nil)
+    private let state = Locked(State())
 
     struct Subscription {
         let kind: WatchKind

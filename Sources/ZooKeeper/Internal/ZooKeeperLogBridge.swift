@@ -1,6 +1,6 @@
 import CZooKeeper
 import Logging
-import Synchronization
+
 
 /// Routes the C library's log to swift-log.
 ///
@@ -14,7 +14,7 @@ enum ZooKeeperLogBridge {
         var overflow: [(token: Int, logger: Logger)] = []
         var nextToken = 32
     }
-    private static let sinks = Mutex(Sinks())
+    private static let sinks = Locked(Sinks())
 
     /// One C function per slot (closures without captures convert to C function pointers).
     private static let trampolines: [@convention(c) (UnsafePointer<CChar>?) -> Void] = [
