@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -142,6 +143,7 @@ final class GRPCTransport: Sendable {
                     }
                 }
                 logger.debug("connected to etcd", metadata: ["endpoint": "\(endpoint)"])
+                Counter(label: "etcd_client_connects_total", dimensions: [("endpoint", endpoint.description)]).increment()
                 return (connection, index)
             } catch let error as EtcdError where error.code == .connectionFailed || error.code == .unavailable {
                 failures.append("\(endpoint): \(error.underlying.map { "\($0)" } ?? error.message)")
@@ -216,6 +218,26 @@ final class GRPCTransport: Sendable {
     /// A unary call with failover: `idempotent` calls are retried on any unavailability; others
     /// only when the server cannot have applied them. An invalid token is refreshed once.
     func unary(_ path: String, request: [UInt8], idempotent: Bool) async throws -> (response: [UInt8], endpoint: EtcdEndpoint) {
+        let started = ContinuousClock.now
+        do {
+            let result = try await unaryWithRetries(path, request: request, idempotent: idempotent)
+            Self.record(path, result: "ok", since: started)
+            return result
+        } catch let error as EtcdError {
+            Self.record(path, result: error.code.description, since: started)
+            throw error
+        }
+    }
+
+    /// Metrics: `etcd_client_calls_total{method,result}` and `etcd_client_call_duration{method}`.
+    private static func record(_ path: String, result: String, since started: ContinuousClock.Instant) {
+        Counter(label: "etcd_client_calls_total", dimensions: [("method", path), ("result", result)]).increment()
+        let elapsed = ContinuousClock.now - started
+        Metrics.Timer(label: "etcd_client_call_duration", dimensions: [("method", path)])
+            .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+
+    private func unaryWithRetries(_ path: String, request: [UInt8], idempotent: Bool) async throws -> (response: [UInt8], endpoint: EtcdEndpoint) {
         guard request.count <= configuration.maxRequestSize else {
             throw EtcdError(code: .invalidArgument,
                             message: "the request to \(path) is \(request.count) bytes, over Configuration.maxRequestSize (\(configuration.maxRequestSize); etcd's default --max-request-bytes is 1.5 MiB) — store less per key")
@@ -266,6 +288,7 @@ final class GRPCTransport: Sendable {
                 }
                 if retryable && attempt < configuration.retry.maxAttempts && !isClosed {
                     logger.debug("retrying etcd call", metadata: ["path": "\(path)", "attempt": "\(attempt)", "error": "\(error.message)"])
+                    Counter(label: "etcd_client_retries_total", dimensions: [("method", path)]).increment()
                     try await sleep(&backoff)
                     continue
                 }
