@@ -45,6 +45,12 @@ struct ConsulAgentHealthTests {
             try await agent.failTTL(checkID, note: "down")
             #expect(try await agent.checks()[checkID]?.status == .critical)
 
+            try await agent.updateTTL(checkID, status: .passing, output: "recovered: 3 of 3 backends up")
+            let updated = try #require(try await agent.checks()[checkID])
+            #expect(updated.status == .passing)
+            #expect(updated.output == "recovered: 3 of 3 backends up")
+            await expectConsulError(.invalidArgument) { try await agent.updateTTL(checkID, status: .maintenance) }
+
             try await agent.deregister(serviceID: "\(name)-1")
             #expect(try await agent.services()["\(name)-1"] == nil)
             #expect(try await agent.checks()[checkID] == nil)
