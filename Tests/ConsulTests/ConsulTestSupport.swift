@@ -19,6 +19,14 @@ struct ConsulTarget {
     /// Shortest session TTL the target accepts (Consul: 10s; the stand-in is started with 1s).
     var minimumTTL: Duration { isReal ? .seconds(10) : .seconds(1) }
 
+    /// A TTL for sessions that must stay valid while a test works with them: far longer than any
+    /// test step, even on a loaded machine or under the thread sanitizer.
+    var comfortableTTL: Duration { .seconds(60) }
+
+    /// A TTL short enough that a session keeper must renew several times during a test, yet long
+    /// enough that one slow renewal on a loaded machine does not lose the session (it lives 2 × TTL).
+    var keeperTTL: Duration { isReal ? .seconds(10) : .seconds(2) }
+
     static func make(
         options: ConsulStandIn.Options = ConsulStandIn.Options(),
         configure: (inout ConsulClient.Configuration) -> Void = { _ in }
