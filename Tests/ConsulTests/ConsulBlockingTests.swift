@@ -3,7 +3,6 @@ import ConsulStandIn
 import Foundation
 import NIOCore
 import NIOPosix
-import Synchronization
 import Testing
 
 @Suite("Consul blocking queries and watches (real Consul at CONSUL_HTTP_ADDR, else the stand-in)")
@@ -103,7 +102,7 @@ struct ConsulBlockingTests {
             let key = consul.key("mine")
             try await consul.client.kv.put(key, value: bytes("v1"))
             let client = consul.client
-            let seen = Mutex<[String?]>([])
+            let seen = TestBox<[String?]>([])
             let watcher = Task {
                 for try await entry in client.kv.watch(key, wait: .seconds(2)) {
                     seen.withLock { $0.append(entry?.string) }
@@ -139,7 +138,7 @@ struct ConsulBlockingTests {
         try await withConsul { consul in
             let key = consul.key("cancel")
             let client = consul.client
-            let started = Mutex(false)
+            let started = TestBox(false)
             let watcher = Task {
                 var count = 0
                 for try await _ in client.kv.watch(key, wait: .seconds(60)) {
@@ -201,10 +200,10 @@ struct ConsulBlockingTests {
 struct ConsulBlockingRuleTests {
     /// Answers scripted per call; records the index each call blocked on.
     final class Script: Sendable {
-        let answers: Mutex<[Result<ConsulQueryResult<String?>, ConsulError>]>
-        let indexes = Mutex<[UInt64?]>([])
+        let answers: TestBox<[Result<ConsulQueryResult<String?>, ConsulError>]>
+        let indexes = TestBox<[UInt64?]>([])
 
-        init(_ answers: [Result<ConsulQueryResult<String?>, ConsulError>]) { self.answers = Mutex(answers) }
+        init(_ answers: [Result<ConsulQueryResult<String?>, ConsulError>]) { self.answers = TestBox(answers) }
 
         func loop() -> BlockingLoop<String?> {
             BlockingLoop(wait: .seconds(1)) { index, _ in
@@ -319,7 +318,7 @@ struct ConsulBlockingDeadlineTests {
     @Test func shuttingDownTheClientEndsItsWatches() async throws {
         let standIn = try await ConsulStandIn.start()
         let client = ConsulClient(.init(address: standIn.address))
-        let first = Mutex(false)
+        let first = TestBox(false)
         let watcher = Task {
             for try await _ in client.kv.watch("w", wait: .seconds(60)) { first.withLock { $0 = true } }
         }

@@ -3,7 +3,6 @@ import ConsulStandIn
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 import Testing
 
 @Suite("Consul sessions and locks (real Consul at CONSUL_HTTP_ADDR, else the stand-in)")
@@ -147,7 +146,7 @@ struct ConsulSessionTests {
             let key = consul.key("kept")
             #expect(try await consul.client.kv.acquire(key, session: id))
             let keeper = ConsulSessionKeeper(client: consul.client, sessionID: id, ttl: ttl)
-            let renewals = Mutex(0)
+            let renewals = TestBox(0)
             let events = Task {
                 for await event in keeper.events {
                     if case .renewed = event { renewals.withLock { $0 += 1 } }
@@ -174,7 +173,7 @@ struct ConsulSessionTests {
             let ttl = consul.minimumTTL
             let id = try await consul.client.sessions.create(ttl: ttl, nodeChecks: [])
             let keeper = ConsulSessionKeeper(client: consul.client, sessionID: id, ttl: ttl)
-            let sawInvalidated = Mutex(false)
+            let sawInvalidated = TestBox(false)
             let events = Task {
                 for await event in keeper.events {
                     if case .invalidated = event { sawInvalidated.withLock { $0 = true } }
