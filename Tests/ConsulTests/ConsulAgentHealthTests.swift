@@ -58,6 +58,25 @@ struct ConsulAgentHealthTests {
         }
     }
 
+    @Test func aTTLCheckThatIsNotUpdatedTurnsCritical() async throws {
+        try await withConsul { consul in
+            let name = Self.serviceName()
+            try await consul.client.agent.register(service: .init(id: name, name: name), check: .ttl(.seconds(1)))
+            try await consul.client.agent.passTTL("service:\(name)")
+            #expect(try await consul.client.agent.checks()["service:\(name)"]?.status == .passing)
+            let deadline = ContinuousClock.now + .seconds(10)
+            var status: ConsulHealthStatus?
+            while ContinuousClock.now < deadline {
+                status = try await consul.client.agent.checks()["service:\(name)"]?.status
+                if status == .critical { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(status == .critical)
+            #expect(try await consul.client.health.service(name, passingOnly: true).isEmpty)
+            try await consul.client.agent.deregister(serviceID: name)
+        }
+    }
+
     @Test func registerWithHTTPAndTCPChecks() async throws {
         try await withConsul { consul in
             let name = Self.serviceName()

@@ -36,6 +36,31 @@ struct ConsulSessionTests {
         }
     }
 
+    @Test func blockingSessionQueriesReturnOnChange() async throws {
+        try await withConsul { consul in
+            let sessions = consul.client.sessions
+            let id = try await sessions.create(ttl: consul.comfortableTTL, nodeChecks: [])
+            let info = try await sessions.info(id, waitIndex: nil, wait: nil)
+            #expect(info.value?.id == id)
+            let list = try await sessions.list(waitIndex: nil, wait: nil)
+            let infoWaiter = Task { try await sessions.info(id, waitIndex: info.index, wait: .seconds(20)) }
+            let listWaiter = Task { try await sessions.list(waitIndex: list.index, wait: .seconds(20)) }
+            try await Task.sleep(for: .milliseconds(300))
+            try await sessions.destroy(id)
+            let infoAfter = try await infoWaiter.value
+            #expect(infoAfter.value == nil)
+            #expect(infoAfter.index > info.index)
+            // Other suites may change sessions of a shared Consul too: block again until ours is gone.
+            var listAfter = try await listWaiter.value
+            let deadline = ContinuousClock.now + .seconds(20)
+            while listAfter.value.contains(where: { $0.id == id }), ContinuousClock.now < deadline {
+                listAfter = try await sessions.list(waitIndex: listAfter.index, wait: .seconds(5))
+            }
+            #expect(!listAfter.value.contains { $0.id == id })
+            #expect(listAfter.index > list.index)
+        }
+    }
+
     @Test func defaultSessionIsTiedToSerfHealthAndReleases() async throws {
         try await withConsul { consul in
             let id = try await consul.client.sessions.create()
