@@ -153,7 +153,7 @@ public final class NodeListService: Service, Sendable {
             let alive = others.isEmpty ? [] : await store.probeAll(others)
             let responsive = 1 + alive.filter { $0 }.count
             if responsive >= quorum {
-                logger.info("quorum reached: \(responsive) of \(quorum) node(s) respond — ready")
+                logger.info("ready: \(responsive) listed node(s) respond, quorum is \(quorum)")
                 let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
                     state.ready = true
                     defer { state.waiters = [] }
@@ -161,7 +161,7 @@ public final class NodeListService: Service, Sendable {
                 }
                 for waiter in waiters { waiter.resume() }
             } else {
-                logger.info("waiting for quorum: \(responsive) of \(quorum) node(s) respond")
+                logger.info("not ready yet: \(responsive) listed node(s) respond, quorum is \(quorum)")
             }
         } catch is CancellationError {
         } catch {
