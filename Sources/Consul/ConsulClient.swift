@@ -174,11 +174,8 @@ extension ConsulClient {
 
         var request = HTTPClientRequest(url: url)
         request.method = method
-        if let token = configuration.token { request.headers.add(name: "X-Consul-Token", value: token) }
-        if let body {
-            request.body = .bytes(body)
-            request.headers.add(name: "Content-Length", value: String(body.count))
-        }
+        if let token = configuration.token, !token.isEmpty { request.headers.add(name: "X-Consul-Token", value: token) }
+        if let body { request.body = .bytes(body) }  // AsyncHTTPClient sets Content-Length
         if !ownsHTTPClient, let tls { request.tlsConfiguration = tls }
 
         var deadline = configuration.timeouts.request

@@ -275,3 +275,22 @@ func waitUntil(
         try await Task.sleep(for: .milliseconds(20))
     }
 }
+
+@Suite("Consul blocking keys listing")
+struct ConsulBlockingKeysTests {
+    @Test func blockingKeysReturnsWhenAKeyIsAdded() async throws {
+        try await withConsul { consul in
+            let prefix = consul.key("k/")
+            try await consul.client.kv.put(consul.key("k/a"), value: [])
+            let first = try await consul.client.kv.keys(prefix, waitIndex: nil, wait: nil)
+            #expect(first.value == [consul.key("k/a")])
+            let client = consul.client
+            let waiter = Task { try await client.kv.keys(prefix, waitIndex: first.index, wait: .seconds(20)) }
+            try await Task.sleep(for: .milliseconds(300))
+            try await client.kv.put(consul.key("k/b"), value: [])
+            let result = try await waiter.value
+            #expect(result.value == [consul.key("k/a"), consul.key("k/b")])
+            #expect(result.index > first.index)
+        }
+    }
+}

@@ -38,6 +38,8 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     private var context: ChannelHandlerContext?
     private var streams: [Int32: GRPCStream] = [:]
     private var ready: EventLoopPromise<Void>?
+    /// The result of `ready`, kept so a failure that happens before anyone waits is not lost.
+    private let readyFuture: EventLoopFuture<Void>
     /// Succeeded once the channel is gone (or was never made).
     private let closed: EventLoopPromise<Void>
     private var lastError: (any Error)?
@@ -51,7 +53,9 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         self.eventLoop = eventLoop
         self.settings = settings
         self.logger = logger
-        self.ready = eventLoop.makePromise()
+        let ready = eventLoop.makePromise(of: Void.self)
+        self.ready = ready
+        self.readyFuture = ready.futureResult
         self.closed = eventLoop.makePromise()
     }
 
@@ -110,9 +114,6 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    private var readyFuture: EventLoopFuture<Void> {
-        eventLoop.flatSubmit { self.ready?.futureResult ?? self.eventLoop.makeSucceededVoidFuture() }
-    }
 
     private func failReady(_ error: EtcdError) {
         eventLoop.execute {
@@ -176,7 +177,12 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             return 0
         }
         // The pipeline retains this handler for as long as the session exists (freed in channelInactive).
-        let rc = nghttp2_session_client_new(&session, callbacks, Unmanaged.passUnretained(self).toOpaque())
+        // Closed streams are not retained (we use no priority tree), so state stays bounded.
+        var options: OpaquePointer?
+        nghttp2_option_new(&options)
+        defer { nghttp2_option_del(options) }
+        nghttp2_option_set_no_closed_streams(options, 1)
+        let rc = nghttp2_session_client_new2(&session, callbacks, Unmanaged.passUnretained(self).toOpaque(), options)
         guard rc == 0 else {
             lastError = EtcdError(code: .internal, message: "nghttp2_session_client_new failed (\(rc))")
             context.close(promise: nil)
@@ -245,7 +251,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
 
     private func connectionLostError() -> EtcdError {
         if let error = lastError as? EtcdError { return error }
-        if let error = lastError, error is NIOSSLError || error is BoringSSLError {
+        if let error = lastError, error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
             return EtcdError(code: .tlsFailure,
                              message: "TLS with etcd at \(endpoint) failed: \(error) — check Configuration.tls (CA file, server name, client certificate)",
                              endpoint: endpoint.description, underlying: error)
@@ -345,13 +351,15 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             stream.cancelRequested = true
             return
         }
+        // Forget the stream first: flushing the RST closes it inside nghttp2, and that close
+        // must not be reported as a reset by the server.
+        streams[stream.streamID] = nil
+        finish(stream, error: error)
         if let session, stream.streamID > 0 {
             nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.streamID,
                                       NGHTTP2_CANCEL.rawValue)
             flush()
         }
-        streams[stream.streamID] = nil
-        finish(stream, error: error)
     }
 
     private func finish(_ stream: GRPCStream, error: EtcdError?) {
@@ -439,12 +447,12 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
 
     /// Inside a callback: RST the stream (sent by the next flush) and report `error`.
     private func rstAndFinish(_ stream: GRPCStream, error: EtcdError) {
+        streams[stream.streamID] = nil
+        finish(stream, error: error)
         if let session {
             nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.streamID,
                                       NGHTTP2_CANCEL.rawValue)
         }
-        streams[stream.streamID] = nil
-        finish(stream, error: error)
         eventLoop.execute { self.flush() }
     }
 

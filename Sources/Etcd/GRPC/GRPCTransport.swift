@@ -20,7 +20,6 @@ final class GRPCTransport: Sendable {
         var connection: GRPCConnection?
         var connecting: EventLoopFuture<GRPCConnection>?
         var closed = false
-        var retired: [ObjectIdentifier: GRPCConnection] = [:]
     }
     private let state = NIOLockedValueBox(State())
 
@@ -163,12 +162,17 @@ final class GRPCTransport: Sendable {
 
     /// Connect to the next endpoint for new calls (after a member change), keeping `connection`'s
     /// streams running until they end.
+    /// The old connection is closed once its calls had time to finish (one request timeout).
     func rotate(away connection: GRPCConnection) {
-        state.withLockedValue { state in
-            if state.connection === connection {
-                state.connection = nil
-                state.index = (state.index + 1) % endpoints.count
-            }
+        let moved = state.withLockedValue { state -> Bool in
+            guard state.connection === connection else { return false }
+            state.connection = nil
+            state.index = (state.index + 1) % endpoints.count
+            return true
+        }
+        if moved {
+            logger.debug("moving new calls to the next etcd endpoint", metadata: ["from": "\(connection.endpoint)"])
+            connection.eventLoop.scheduleTask(in: TimeAmount(configuration.timeouts.request)) { connection.close() }
         }
     }
 
@@ -228,11 +232,17 @@ final class GRPCTransport: Sendable {
                     continue
                 }
                 let retryable: Bool
-                if error.isUnavailable {
+                if error.isUnavailable && error.notProcessed && !connection.isUsable {
+                    // GOAWAY: leave the draining connection to finish its other calls.
+                    rotate(away: connection)
+                    retryable = true
+                } else if error.isUnavailable {
                     connectionFailed(connection)
                     retryable = idempotent || error.notProcessed
                 } else if error.code == .deadlineExceeded, endpoints.count > 1 {
-                    connectionFailed(connection)
+                    // Maybe this member is partitioned or overloaded: new calls go to the next one,
+                    // while the other calls on this connection may still finish.
+                    rotate(away: connection)
                     retryable = idempotent
                 } else {
                     retryable = false

@@ -391,10 +391,9 @@ final class ZooKeeperConnection: Sendable {
             return
         }
         continuation.onTermination = { [weak self] _ in
-            // Ending the sequence stops re-arming; the server's one-shot watch, if still set,
-            // fires once more and is ignored (zoo_aremove_watches is avoided on purpose: it
-            // crashes the 3.8 C client for a node that no longer exists).
-            _ = self?.state.withLock { $0.subscriptions.removeValue(forKey: id) }
+            guard let self, self.state.withLock({ $0.subscriptions.removeValue(forKey: id) }) != nil else { return }
+            // Off the caller's thread: termination can run on a C callback thread.
+            Task { self.removeLocalWatch(path: path, id: id) }
         }
         startWatchRunner(id)
     }
@@ -429,10 +428,12 @@ final class ZooKeeperConnection: Sendable {
                 result = .failure(ZooKeeperError(code: .unknown, path: path, message: "\(error)"))
             }
             enum Next { case stop, loop, retryLater }
+            // Ended while this re-read was in flight: the re-read registered the watcher again.
+            var removeAgain = false
             var emit: (AsyncThrowingStream<ZooKeeperWatchEvent, any Error>.Continuation, ZooKeeperWatchEvent)?
             var finish: (AsyncThrowingStream<ZooKeeperWatchEvent, any Error>.Continuation, ZooKeeperError?)?
             let next: Next = state.withLock { s in
-                guard var sub = s.subscriptions[id] else { return .stop }
+                guard var sub = s.subscriptions[id] else { removeAgain = true; return .stop }
                 switch result {
                 case .success(let snapshot):
                     if let event = Self.event(path: path, from: sub.snapshot, to: snapshot) {
@@ -467,11 +468,24 @@ final class ZooKeeperConnection: Sendable {
             if let (continuation, error) = finish {
                 if let error { continuation.finish(throwing: error) } else { continuation.finish() }
             }
+            if removeAgain { removeLocalWatch(path: path, id: id) }
             switch next {
             case .stop: return
             case .loop: continue
             case .retryLater: try? await Task.sleep(for: .milliseconds(500))
             }
+        }
+    }
+
+    /// Drops this subscription's registrations (watcher function + id) from the C client's
+    /// watcher tables, leaving other subscriptions on the same path alone. `local` (no server
+    /// round trip) because the server keeps one watch per path and session for all of them;
+    /// its next notification finds no local watcher and is dropped. The synchronous call is
+    /// used: with `local` it only edits the tables (the async variant with `local` would treat
+    /// its completion data as a sync completion).
+    private func removeLocalWatch(path: String, id: Int) {
+        _ = withHandle { zh in
+            zoo_remove_watches(zh, path, ZWATCHTYPE_ANY, zooKeeperWatchWatcher, UnsafeMutableRawPointer(bitPattern: id), 1)
         }
     }
 
