@@ -32,7 +32,7 @@ public struct ZooKeeperNodeListBackend: NodeListBackend {
             } catch let error as ZooKeeperError where error.code == .noNode {
                 try await createParents(of: key)
             } catch let error as ZooKeeperError where error.code == .nodeExists {
-                if let current = try await read(key: key) { return .exists(current) }
+                if let current = try await freshRead(key: key) { return .exists(current) }
                 // Deleted again in between: try to create it once more.
             }
         }
@@ -44,8 +44,15 @@ public struct ZooKeeperNodeListBackend: NodeListBackend {
             let stat = try await client.set(key, data: value, version: version)
             return .swapped(version: UInt64(stat.version))
         } catch let error as ZooKeeperError where error.code == .badVersion || error.code == .noNode {
-            return .conflict(current: try await read(key: key))
+            return .conflict(current: try await freshRead(key: key))
         }
+    }
+
+    /// A read after a conflict: `sync` first, so a lagging follower cannot hand back the very
+    /// value that just lost (which would only cost another conflict).
+    func freshRead(key: String) async throws -> VersionedValue? {
+        try await client.sync(key)
+        return try await read(key: key)
     }
 
     public func changes(key: String) -> AsyncThrowingStream<VersionedValue?, any Error> {
