@@ -78,7 +78,13 @@ public final class NodeListService: Service, Sendable {
 
     /// Joins, refreshes until graceful shutdown, then leaves.
     public func run() async throws {
-        try await joinRetrying()
+        // A shutdown while the store is still unreachable ends the retries: nothing to leave.
+        do {
+            try await cancelWhenGracefulShutdown { try await self.joinRetrying() }
+        } catch is CancellationError where Task.isShuttingDownGracefully {
+            logger.info("shut down before \(node.name) could join")
+            return
+        }
         let (triggers, trigger) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
