@@ -137,6 +137,14 @@ final class PrivateEtcd: @unchecked Sendable {
         members[i].process = nil
     }
 
+    /// SIGTERMs member `i` (etcd then shuts down gracefully, sending GOAWAY) and reaps it.
+    func terminate(_ i: Int) {
+        guard let process = members[i].process, process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        members[i].process = nil
+    }
+
     /// Ends every member and removes the data.
     func stop() {
         for i in members.indices { kill(i) }
