@@ -433,7 +433,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
                 return
             case .tooLarge(let size):
                 let error = EtcdError(code: .resourceExhausted,
-                                      message: "etcd at \(endpoint) sent a \(size)-byte message on \(stream.path), over Configuration.maxMessageSize (\(settings.maxMessageSize)) — raise it or ask for less (limit, keysOnly)",
+                                      message: "etcd at \(endpoint) sent a \(size)-byte message on \(stream.path), over Configuration.maxResponseSize (\(settings.maxMessageSize)) — raise it or ask for less (limit, keysOnly)",
                                       endpoint: endpoint.description)
                 rstAndFinish(stream, error: error)
                 return
