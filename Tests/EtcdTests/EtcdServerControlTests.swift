@@ -1,5 +1,6 @@
 import Etcd
 import Foundation
+import Logging
 import StoreTestSupport
 import Testing
 
@@ -308,5 +309,38 @@ struct EtcdGracefulShutdownTests {
         #expect(ContinuousClock.now - start < .seconds(60))
         #expect(etcd.currentEndpoint != cluster.endpoints[0])
         #expect(try await etcd.get("g/0")?.value == [0])
+    }
+}
+
+@Suite("EtcdClient when a member freezes", .serialized, .enabled(if: EtcdTest.enabled))
+struct EtcdFrozenMemberTests {
+    @Test("a frozen member's connection is declared dead by unanswered keepalive PINGs, and an idle watch moves on")
+    func keepAliveDetectsFrozenMember() async throws {
+        let cluster = try await PrivateEtcd(count: 3, basePort: 29460)
+        defer { cluster.stop() }
+        var configuration = EtcdClient.Configuration(endpoints: cluster.endpoints)
+        configuration.keepAlive = .init(interval: .seconds(1), timeout: .seconds(1))
+        configuration.timeouts = .init(connect: .seconds(1), request: .seconds(3))
+        let log = CapturingLogHandler.Store()
+        configuration.logger = Logger(label: "test") { _ in CapturingLogHandler(store: log) }
+        let watcher = try await EtcdClient.connect(configuration)
+        defer { Task { await watcher.close() } }
+        #expect(watcher.currentEndpoint == cluster.endpoints[0])
+        let writer = try await EtcdClient.connect(.init(endpoints: [cluster.endpoints[1], cluster.endpoints[2]]))
+        defer { Task { await writer.close() } }
+
+        let start = try await writer.put("z/k", value: [0]).header.revision
+        let events = Task { try await collect(watcher.watch("z/k", fromRevision: start), count: 2, timeout: .seconds(60)) }
+        try await Task.sleep(for: .milliseconds(500))
+        cluster.freeze(0)
+        defer { cluster.freeze(0, false) }
+        let frozenAt = ContinuousClock.now
+        try await writer.put("z/k", value: [1])
+        let received = try await events.value
+        #expect(received.map(\.kv.value) == [[0], [1]])
+        // Found out by the PING timeout (1 s after a PING every 1 s), not by TCP.
+        #expect(ContinuousClock.now - frozenAt < .seconds(20))
+        #expect(log.all.contains { $0.contains("keepalive PING") })
+        #expect(watcher.currentEndpoint != cluster.endpoints[0])
     }
 }
