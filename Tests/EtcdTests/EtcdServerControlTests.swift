@@ -318,22 +318,30 @@ struct EtcdFrozenMemberTests {
     func keepAliveDetectsFrozenMember() async throws {
         let cluster = try await PrivateEtcd(count: 3, basePort: 29460)
         defer { cluster.stop() }
-        var configuration = EtcdClient.Configuration(endpoints: cluster.endpoints)
+        // Freeze a follower (freezing the leader would stall writes until a new election).
+        let probe = try await EtcdClient.connect(.init(endpoints: cluster.endpoints))
+        let leaderID = try await probe.status().leader
+        let members = try await probe.memberList()
+        await probe.close()
+        let leaderURLs = try #require(members.first { $0.id == leaderID }).clientURLs
+        let frozen = try #require(cluster.endpoints.firstIndex { !leaderURLs.contains($0) })
+        let others = cluster.endpoints.indices.filter { $0 != frozen }.map { cluster.endpoints[$0] }
+        var configuration = EtcdClient.Configuration(endpoints: [cluster.endpoints[frozen]] + others)
         configuration.keepAlive = .init(interval: .seconds(1), timeout: .seconds(1))
         configuration.timeouts = .init(connect: .seconds(1), request: .seconds(3))
         let log = CapturingLogHandler.Store()
         configuration.logger = Logger(label: "test") { _ in CapturingLogHandler(store: log) }
         let watcher = try await EtcdClient.connect(configuration)
         defer { Task { await watcher.close() } }
-        #expect(watcher.currentEndpoint == cluster.endpoints[0])
-        let writer = try await EtcdClient.connect(.init(endpoints: [cluster.endpoints[1], cluster.endpoints[2]]))
+        #expect(watcher.currentEndpoint == cluster.endpoints[frozen])
+        let writer = try await EtcdClient.connect(.init(endpoints: others))
         defer { Task { await writer.close() } }
 
         let start = try await writer.put("z/k", value: [0]).header.revision
         let events = Task { try await collect(watcher.watch("z/k", fromRevision: start), count: 2, timeout: .seconds(60)) }
         try await Task.sleep(for: .milliseconds(500))
-        cluster.freeze(0)
-        defer { cluster.freeze(0, false) }
+        cluster.freeze(frozen)
+        defer { cluster.freeze(frozen, false) }
         let frozenAt = ContinuousClock.now
         try await writer.put("z/k", value: [1])
         let received = try await events.value
@@ -341,6 +349,6 @@ struct EtcdFrozenMemberTests {
         // Found out by the PING timeout (1 s after a PING every 1 s), not by TCP.
         #expect(ContinuousClock.now - frozenAt < .seconds(20))
         #expect(log.all.contains { $0.contains("keepalive PING") })
-        #expect(watcher.currentEndpoint != cluster.endpoints[0])
+        #expect(watcher.currentEndpoint != cluster.endpoints[frozen])
     }
 }
