@@ -44,4 +44,20 @@ struct EtcdClusterTests {
         }
         try await clients[0].delete(key)
     }
+
+    @Test("with endpointSyncInterval a client given one member learns the others")
+    func autoSync() async throws {
+        let endpoints = try TestStores.require(TestStores.etcdClusterEndpoints, "ETCD_CLUSTER_ENDPOINTS")
+        var configuration = EtcdClient.Configuration(endpoints: [endpoints[1]])
+        configuration.endpointSyncInterval = .milliseconds(200)
+        let etcd = try await EtcdClient.connect(configuration)
+        defer { Task { await etcd.close() } }
+        #expect(etcd.endpoints == [endpoints[1]])
+        let deadline = ContinuousClock.now + .seconds(20)
+        while Set(etcd.endpoints) != Set(endpoints) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(Set(etcd.endpoints) == Set(endpoints))
+        #expect(etcd.currentEndpoint == endpoints[1])
+    }
 }
