@@ -352,3 +352,31 @@ struct EtcdFrozenMemberTests {
         #expect(watcher.currentEndpoint != cluster.endpoints[frozen])
     }
 }
+
+@Suite("EtcdClient watch progress notifications", .serialized, .enabled(if: EtcdTest.enabled))
+struct EtcdWatchProgressTests {
+    @Test("progress notifications advance where a quiet watch resumes, so a later compaction does not end it")
+    func progressAdvancesResume() async throws {
+        let server = try await PrivateEtcd(count: 1, basePort: 29496,
+                                           extraArguments: ["--experimental-watch-progress-notify-interval", "300ms"])
+        defer { server.stop() }
+        var configuration = EtcdClient.Configuration(endpoints: server.endpoints)
+        configuration.retry = .init(maxAttempts: 20, initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(500))
+        let etcd = try await EtcdClient.connect(configuration)
+        defer { Task { await etcd.close() } }
+        let created = try await etcd.put("quiet", value: [0]).header.revision
+        let watch = etcd.watch(key: Array("quiet".utf8), rangeEnd: nil, fromRevision: created + 1, progressNotify: true)
+        let events = Task { try await collect(watch, count: 1, timeout: .seconds(60)) }
+        var revision = created
+        for i in 0..<10 { revision = try await etcd.put("noise/\(i)", value: [1]).header.revision }
+        try await Task.sleep(for: .seconds(2))   // several progress notifications
+        try await etcd.compact(revision: revision, physical: true)
+        server.kill(0)
+        try server.start(0)
+        try await server.waitHealthy(0)
+        let put = try await etcd.put("quiet", value: [2])
+        let received = try await events.value
+        #expect(received.first?.kv.modRevision == put.header.revision)
+        #expect(received.first?.kv.value == [2])
+    }
+}
