@@ -38,6 +38,9 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     private var context: ChannelHandlerContext?
     private var streams: [Int32: GRPCStream] = [:]
     private var ready: EventLoopPromise<Void>?
+    /// The result of `ready`, kept after the promise is completed and dropped: a handshake that
+    /// fails before `connect` looks must still fail `connect` (it used to see `nil` and succeed).
+    private let readyResult: EventLoopFuture<Void>
     /// Succeeded once the channel is gone (or was never made).
     private let closed: EventLoopPromise<Void>
     private var lastError: (any Error)?
@@ -51,7 +54,9 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         self.eventLoop = eventLoop
         self.settings = settings
         self.logger = logger
-        self.ready = eventLoop.makePromise()
+        let ready = eventLoop.makePromise(of: Void.self)
+        self.ready = ready
+        self.readyResult = ready.futureResult
         self.closed = eventLoop.makePromise()
     }
 
@@ -110,9 +115,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    private var readyFuture: EventLoopFuture<Void> {
-        eventLoop.flatSubmit { self.ready?.futureResult ?? self.eventLoop.makeSucceededVoidFuture() }
-    }
+    private var readyFuture: EventLoopFuture<Void> { readyResult }
 
     private func failReady(_ error: EtcdError) {
         eventLoop.execute {
@@ -245,7 +248,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
 
     private func connectionLostError() -> EtcdError {
         if let error = lastError as? EtcdError { return error }
-        if let error = lastError, error is NIOSSLError || error is BoringSSLError {
+        if let error = lastError, error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError {
             return EtcdError(code: .tlsFailure,
                              message: "TLS with etcd at \(endpoint) failed: \(error) — check Configuration.tls (CA file, server name, client certificate)",
                              endpoint: endpoint.description, underlying: error)
