@@ -118,7 +118,9 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     private var readyFuture: EventLoopFuture<Void> { readyResult }
 
     private func failReady(_ error: EtcdError) {
-        eventLoop.execute {
+        // Inline on the event loop, so a close that follows cannot fail `ready` first with a
+        // vaguer "connection lost".
+        eventLoop.execute(orInline: true) {
             self.ready?.fail(error)
             self.ready = nil
         }
@@ -348,13 +350,18 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             stream.cancelRequested = true
             return
         }
+        var submitted = false
         if let session, stream.streamID > 0 {
             nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.streamID,
                                       NGHTTP2_CANCEL.rawValue)
-            flush()
+            submitted = true
         }
+        // Finish first: flushing the RST_STREAM closes the stream in nghttp2, whose callback
+        // would otherwise report our own cancellation as "etcd reset the stream" (.unavailable)
+        // instead of `error` (e.g. .deadlineExceeded).
         streams[stream.streamID] = nil
         finish(stream, error: error)
+        if submitted { flush() }
     }
 
     private func finish(_ stream: GRPCStream, error: EtcdError?) {
@@ -554,5 +561,12 @@ extension TimeAmount {
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+extension EventLoop {
+    /// Runs `body` now when already on this event loop, else schedules it.
+    fileprivate func execute(orInline inline: Bool, _ body: @escaping @Sendable () -> Void) {
+        if inline && inEventLoop { body() } else { execute(body) }
     }
 }
