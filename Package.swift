@@ -156,3 +156,20 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets (scripts/fuzz.sh): only declared when AUTOCLUSTER_FUZZ is set, since they
+// link against libFuzzer's main and so build only with -sanitize=fuzzer.
+if Context.environment["AUTOCLUSTER_FUZZ"] != nil {
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzGRPCFraming", ["Etcd"]),
+        ("FuzzEtcdProto", ["Etcd", "CEtcdProtos"]),
+        ("FuzzNodeListDocument", ["NodeList"]),
+        ("FuzzStoreURL", ["NodeList"]),
+    ]
+    package.targets.append(.target(name: "CFuzzerDriver", path: "Fuzz/CFuzzerDriver"))
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(.executableTarget(
+            name: name, dependencies: dependencies + ["CFuzzerDriver"], path: "Fuzz/\(name)",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+    }
+}

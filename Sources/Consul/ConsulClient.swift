@@ -174,11 +174,8 @@ extension ConsulClient {
 
         var request = HTTPClientRequest(url: url)
         request.method = method
-        if let token = configuration.token { request.headers.add(name: "X-Consul-Token", value: token) }
-        if let body {
-            request.body = .bytes(body)
-            request.headers.add(name: "Content-Length", value: String(body.count))
-        }
+        if let token = configuration.token, !token.isEmpty { request.headers.add(name: "X-Consul-Token", value: token) }
+        if let body { request.body = .bytes(body) }  // AsyncHTTPClient sets Content-Length
         if !ownsHTTPClient, let tls { request.tlsConfiguration = tls }
 
         var deadline = configuration.timeouts.request
@@ -243,8 +240,9 @@ extension ConsulClient {
         {
             return ConsulError(
                 .tls,
-                message: "TLS with Consul at \(endpoint.display) failed — check the CA (CONSUL_CACERT), the server "
-                    + "name (CONSUL_TLS_SERVER_NAME) and the client certificate",
+                message: "TLS with Consul at \(endpoint.display) failed — is the agent serving HTTPS on this port? "
+                    + "Check the CA (CONSUL_CACERT), the server name (CONSUL_TLS_SERVER_NAME) and the client "
+                    + "certificate (CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY)",
                 path: path, underlying: error)
         }
         return ConsulError(

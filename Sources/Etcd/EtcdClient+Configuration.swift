@@ -48,7 +48,9 @@ extension EtcdClient {
             self.eventLoopGroup = nil
         }
     }
+}
 
+extension EtcdClient.Configuration {
     /// Time limits. Every network operation has one, so nothing hangs on a stopped server.
     public struct Timeouts: Sendable {
         /// TCP connect plus the server's HTTP/2 SETTINGS, per endpoint. Default 3 s.

@@ -1,4 +1,4 @@
-extension EtcdClient.Credentials: CustomDebugStringConvertible, CustomReflectable {
+extension EtcdClient.Configuration.Credentials: CustomDebugStringConvertible, CustomReflectable {
     /// Same as ``description``: the password is redacted.
     public var debugDescription: String { description }
 

@@ -66,7 +66,8 @@ public final class ConsulStandIn: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                core.track(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     if let tlsHandler {
                         try channel.pipeline.syncOperations.addHandler(try tlsHandler())
                     }
@@ -92,6 +93,10 @@ public final class ConsulStandIn: Sendable {
         sweeper.cancel()
         core.shutdown()
         try await channel.close()
+        // Then the accepted connections, so clients see the server go away.
+        for connection in core.trackedConnections() {
+            try? await connection.close()
+        }
     }
 
     /// Simulates what Consul's documentation warns blocking-query clients about: the index going
@@ -120,6 +125,12 @@ public final class ConsulStandIn: Sendable {
 
     /// The last (up to 1000) requests received, oldest first.
     public var recordedRequests: [RecordedRequest] { core.recordedRequests }
+
+    /// Simulates a cluster without a leader (an election in progress, lost quorum): while on,
+    /// every request except `?stale` reads answers HTTP 500 "No cluster leader", as Consul does.
+    public func simulateNoLeader(_ noLeader: Bool) {
+        core.setNoLeader(noLeader)
+    }
 
     /// The current Raft-like index of the stand-in (every write increments it).
     public var currentIndex: UInt64 { core.currentIndex }

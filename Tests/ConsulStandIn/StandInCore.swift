@@ -77,7 +77,9 @@ final class StandInCore: @unchecked Sendable {
         var waiters: [Int: Waiter] = [:]
         var nextWaiterID = 0
         var shutDown = false
+        var noLeader = false
         var recorded: [ConsulStandIn.RecordedRequest] = []
+        var connections: [ObjectIdentifier: any Channel] = [:]
     }
 
     let options: ConsulStandIn.Options
@@ -203,8 +205,28 @@ final class StandInCore: @unchecked Sendable {
         return state.index
     }
 
+    /// Remembers an accepted connection until it closes, so `shutdown()` can close it.
+    func track(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        lock.withLock { state.connections[id] = channel }
+        channel.closeFuture.whenComplete { [weak self] _ in
+            guard let self else { return }
+            self.lock.withLock { _ = self.state.connections.removeValue(forKey: id) }
+        }
+    }
+
+    func trackedConnections() -> [any Channel] { lock.withLock { Array(state.connections.values) } }
+
+    func setNoLeader(_ noLeader: Bool) { lock.withLock { state.noLeader = noLeader } }
+    var hasLeader: Bool { lock.withLock { !state.noLeader } }
+
     private func route(_ request: StandInRequest) -> Outcome {
         if let denied = checkACL(request) { return .respond(denied) }
+        // "Consistency Modes"/outages: without a leader, servers answer 500 "No cluster leader"
+        // (stale reads would still be answered by a real Consul; the stand-in has one server).
+        if state.noLeader, !request.flag("stale") {
+            return .respond(.text("No cluster leader", status: 500))
+        }
         let path = request.path
         let method = request.method
         if path.hasPrefix("/v1/kv/") || path == "/v1/kv" {

@@ -56,23 +56,29 @@ final class StandInHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let version = head.version
             let promise = context.eventLoop.makePromise(of: StandInResponse.self)
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            let core = self.core
             promise.futureResult.whenSuccess { response in
-                Self.write(response, version: version, keepAlive: keepAlive, context: bound.value)
+                Self.write(
+                    response, version: version, keepAlive: keepAlive, knownLeader: core.hasLeader,
+                    context: bound.value)
             }
             core.handle(request, eventLoop: context.eventLoop, promise: promise)
         }
     }
 
     private static func write(
-        _ response: StandInResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext
+        _ response: StandInResponse, version: HTTPVersion, keepAlive: Bool, knownLeader: Bool,
+        context: ChannelHandlerContext
     ) {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: response.contentType)
         headers.add(name: "Content-Length", value: String(response.body.count))
         if let index = response.index {
             headers.add(name: "X-Consul-Index", value: String(index))
-            headers.add(name: "X-Consul-KnownLeader", value: "true")
-            headers.add(name: "X-Consul-LastContact", value: "0")
+            // "Consistency Modes": stale reads report whether the server knows a leader and how long
+            // since it heard from it (milliseconds).
+            headers.add(name: "X-Consul-KnownLeader", value: knownLeader ? "true" : "false")
+            headers.add(name: "X-Consul-LastContact", value: knownLeader ? "0" : "5000")
         }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         let head = HTTPResponseHead(

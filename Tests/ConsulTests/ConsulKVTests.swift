@@ -96,6 +96,38 @@ struct ConsulKVTests {
         }
     }
 
+    @Test func concurrentCASIncrementsLoseNoUpdate() async throws {
+        try await withConsul { consul in
+            let key = consul.key("counter")
+            let client = consul.client
+            #expect(try await client.kv.put(key, value: bytes("0"), cas: 0))
+            let writers = 6
+            let incrementsEach = 5
+            let conflicts = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<writers {
+                    group.addTask {
+                        var conflicts = 0
+                        for _ in 0..<incrementsEach {
+                            while true {
+                                let entry = try #require(try await client.kv.get(key, consistency: .consistent))
+                                let next = Int(entry.string ?? "") ?? -1_000_000
+                                if try await client.kv.put(key, value: bytes(String(next + 1)), cas: entry.modifyIndex) {
+                                    break
+                                }
+                                conflicts += 1
+                            }
+                        }
+                        return conflicts
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(try await client.kv.get(key)?.string == String(writers * incrementsEach))
+            // Not asserted (timing-dependent), but shows the CAS path was exercised.
+            print("concurrent CAS increments: \(conflicts) conflicts retried")
+        }
+    }
+
     @Test func listKeysAndRecursiveDelete() async throws {
         try await withConsul { consul in
             for name in ["dir/a", "dir/b", "dir/sub/c", "other"] {
@@ -205,6 +237,30 @@ struct ConsulValidationTests {
         let error = await expectConsulError(.invalidArgument) { try await client.kv.get("k") }
         #expect(error?.message.contains("malformed Consul address") == true)
         try await client.shutdown()
+    }
+
+    @Test func storeURLSchemesAndBareHostPortAreAccepted() async throws {
+        let standIn = try await ConsulStandIn.start()
+        let hostPort = standIn.address.replacingOccurrences(of: "http://", with: "")
+        for address in [standIn.address, "consul://\(hostPort)", hostPort, standIn.address + "/"] {
+            let client = ConsulClient(.init(address: address))
+            #expect(try await client.kv.put("scheme", value: bytes(address)), "\(address)")
+            try await client.shutdown()
+        }
+        // consuls:// means https: against this plain-HTTP server the TLS handshake fails.
+        var configuration = ConsulClient.Configuration(address: "consuls://\(hostPort)")
+        configuration.timeouts.request = .seconds(3)
+        configuration.timeouts.connect = .seconds(2)
+        let tlsClient = ConsulClient(configuration)
+        do {
+            _ = try await tlsClient.kv.get("scheme")
+            Issue.record("https to a plain HTTP server succeeded")
+        } catch let error as ConsulError {
+            #expect(error.code == .tls, "\(error)")
+            #expect(error.message.contains("serving HTTPS"))
+        }
+        try await tlsClient.shutdown()
+        try await standIn.shutdown()
     }
 
     @Test func unreachableAddressFailsPromptly() async throws {

@@ -42,3 +42,24 @@ enum EtcdTest {
 extension String {
     var bytes: [UInt8] { Array(utf8) }
 }
+
+import Logging
+import NIOConcurrencyHelpers
+
+/// A swift-log handler that keeps every message, to check what the client did.
+struct CapturingLogHandler: LogHandler {
+    final class Store: Sendable {
+        let messages = NIOLockedValueBox<[String]>([])
+        var all: [String] { messages.withLockedValue { $0 } }
+    }
+    let store: Store
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        store.messages.withLockedValue { $0.append("\(event.message) \(event.metadata ?? [:])") }
+    }
+}

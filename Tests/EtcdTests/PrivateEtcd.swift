@@ -25,7 +25,9 @@ final class PrivateEtcd: @unchecked Sendable {
 
     /// Starts `count` members and waits until each answers; `extraArguments` go to every member
     /// (e.g. TLS or auth-token flags); `scheme` is the client URL scheme ("http" or "https").
-    init(count: Int, basePort: Int, extraArguments: [String] = [], scheme: String = "http") async throws {
+    init(count: Int, basePort: Int, extraArguments: [String] = [], scheme: String = "http",
+         curlTLSArguments: [String] = []) async throws {
+        self.curlTLSArguments = curlTLSArguments
         let base = URL(fileURLWithPath: TestStores.storesDirectory ?? NSTemporaryDirectory())
         directory = base.appendingPathComponent("private-etcd-\(basePort)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -45,6 +47,12 @@ final class PrivateEtcd: @unchecked Sendable {
                 "--initial-cluster-state", "new", "--heartbeat-interval", "100", "--election-timeout", "1000",
                 "--unsafe-no-fsync", "--logger", "zap", "--log-outputs", "stderr",
             ] + extraArguments)
+        }
+        // Never talk to somebody else's server: every port must be free before we start.
+        for member in members {
+            for port in [member.clientPort, member.peerPort] where Self.portInUse(port) {
+                throw EtcdError(code: .unavailable, message: "port \(port) on 127.0.0.1 is already in use — PrivateEtcd needs \(basePort)…\(basePort + 2 * count - 1) free")
+            }
         }
         for i in members.indices {
             members[i].arguments[3] = directory.appendingPathComponent(members[i].name).path
@@ -79,6 +87,9 @@ final class PrivateEtcd: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         let port = members[i].clientPort
         while ContinuousClock.now < deadline {
+            guard members[i].process?.isRunning == true else {
+                throw EtcdError(code: .unavailable, message: "private etcd member \(members[i].name) exited — see its log in \(directory.path)")
+            }
             if healthy(port: port) { return }
             try await Task.sleep(for: .milliseconds(200))
         }
@@ -100,8 +111,23 @@ final class PrivateEtcd: @unchecked Sendable {
         return String(decoding: data, as: UTF8.self).contains("\"health\":\"true\"")
     }
 
+    /// True when something accepts TCP connections on 127.0.0.1:`port`.
+    static func portInUse(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return rc == 0
+    }
+
     /// Client certificate arguments curl needs for a health check of an mTLS member.
-    var curlTLSArguments: [String] = []
+    let curlTLSArguments: [String]
 
     /// SIGKILLs member `i` and reaps it.
     func kill(_ i: Int) {

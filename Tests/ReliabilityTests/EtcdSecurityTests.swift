@@ -7,7 +7,7 @@ import Testing
 /// starts (and, for the host-name test, a TLS member of its own). Every client logs at `.trace` into a capture that must never contain a secret.
 @Suite("etcd security: TLS, mTLS, auth", .timeLimit(.minutes(3)))
 struct EtcdSecurityTests {
-    static func configuration(_ endpoint: String, tls: EtcdClient.TLS?, credentials: EtcdClient.Credentials? = nil,
+    static func configuration(_ endpoint: String, tls: EtcdClient.Configuration.TLS?, credentials: EtcdClient.Configuration.Credentials? = nil,
                               logs: LogCapture) -> EtcdClient.Configuration {
         var configuration = EtcdClient.Configuration(endpoints: [endpoint], tls: tls, credentials: credentials)
         configuration.timeouts = .init(connect: .seconds(3), request: .seconds(5))
@@ -59,7 +59,7 @@ struct EtcdSecurityTests {
         let logs = LogCapture()
         let endpoint = try TestStores.require(Secure.tlsEndpoint, "ETCD_TLS_ENDPOINT")
         // Default TLS settings: the system roots, which do not include the test CA.
-        for tls in [nil, EtcdClient.TLS(), EtcdClient.TLS(caFile: try Secure.file("untrusted-ca.pem"))] {
+        for tls in [nil, EtcdClient.Configuration.TLS(), EtcdClient.Configuration.TLS(caFile: try Secure.file("untrusted-ca.pem"))] {
             let (error, elapsed) = await Self.refused(Self.configuration(endpoint, tls: tls, logs: logs))
             #expect(error?.code == .tlsFailure, "caFile \(tls?.caFile ?? "system roots"): \(String(describing: error))")
             #expect(error?.message.contains("127.0.0.1") == true, "the message names the endpoint")
@@ -102,14 +102,14 @@ struct EtcdSecurityTests {
         let logs = LogCapture()
         let endpoint = try TestStores.require(Secure.mtlsEndpoint, "ETCD_MTLS_ENDPOINT")
         let ca = try Secure.file("ca.pem")
-        let good = EtcdClient.TLS(caFile: ca, certificateFile: try Secure.file("client.pem"), keyFile: try Secure.file("client-key.pem"))
+        let good = EtcdClient.Configuration.TLS(caFile: ca, certificateFile: try Secure.file("client.pem"), keyFile: try Secure.file("client-key.pem"))
         let client = try await EtcdClient.connect(Self.configuration(endpoint, tls: good, logs: logs))
         try await Self.roundTrip(client)
         await client.close()
 
-        let intruder = EtcdClient.TLS(caFile: ca, certificateFile: try Secure.file("untrusted-client.pem"),
+        let intruder = EtcdClient.Configuration.TLS(caFile: ca, certificateFile: try Secure.file("untrusted-client.pem"),
                                       keyFile: try Secure.file("untrusted-client-key.pem"))
-        for tls in [EtcdClient.TLS(caFile: ca), intruder] {
+        for tls in [EtcdClient.Configuration.TLS(caFile: ca), intruder] {
             // With TLS 1.3 the server's refusal may arrive only after the client's handshake
             // finished: then connect or the first call fails. Either way, nothing gets through.
             let (result, elapsed) = await timed { () -> EtcdClient in
@@ -141,10 +141,10 @@ struct EtcdSecurityTests {
     func missingTLSFiles() async throws {
         let logs = LogCapture()
         let endpoint = try TestStores.require(Secure.tlsEndpoint, "ETCD_TLS_ENDPOINT")
-        for tls in [EtcdClient.TLS(caFile: "/nonexistent/ca.pem"),
-                    EtcdClient.TLS(caFile: try Secure.file("ca.pem"), certificateFile: "/nonexistent/c.pem", keyFile: "/nonexistent/k.pem"),
+        for tls in [EtcdClient.Configuration.TLS(caFile: "/nonexistent/ca.pem"),
+                    EtcdClient.Configuration.TLS(caFile: try Secure.file("ca.pem"), certificateFile: "/nonexistent/c.pem", keyFile: "/nonexistent/k.pem"),
                     // A private key where a certificate belongs: not a certificate.
-                    EtcdClient.TLS(caFile: try Secure.file("client-key.pem"))] {
+                    EtcdClient.Configuration.TLS(caFile: try Secure.file("client-key.pem"))] {
             let (error, _) = await Self.refused(Self.configuration(endpoint, tls: tls, logs: logs))
             #expect(error?.code == .invalidArgument, "\(String(describing: error))")
             if let error {

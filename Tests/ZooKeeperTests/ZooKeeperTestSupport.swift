@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import StoreTestSupport
 import Testing
 import ZooKeeper
@@ -58,10 +57,10 @@ extension Array where Element == UInt8 {
 /// condition with a deadline instead of hanging on `next()`.
 final class Recorder<Element: Sendable>: Sendable {
     private final class Storage: Sendable {
-        let state = Mutex<(elements: [Element], finished: Bool, error: (any Error)?)>(([], false, nil))
+        let state = TestLocked<(elements: [Element], finished: Bool, error: (any Error)?)>(([], false, nil))
     }
     private let storage = Storage()
-    private let task: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let task = TestLocked<Task<Void, Never>?>(nil)
 
     init<S: AsyncSequence & Sendable>(_ sequence: S) where S.Element == Element {
         let storage = self.storage
@@ -105,4 +104,44 @@ final class Recorder<Element: Sendable>: Sendable {
 
     /// Ends the iteration (cancels the consuming task).
     func cancel() { task.withLock { $0?.cancel() } }
+}
+
+extension ZK {
+    /// Expires `session` the way Curator's KillSession does: a second handle on it closes it.
+    /// Retried while `expired()` stays false, because the original client reconnecting in
+    /// between can take the session back before the second handle's close is sent.
+    static func expire(_ session: ZooKeeperSession?, connect: String? = nil,
+                       until expired: @Sendable () -> Bool) async throws {
+        let session = try #require(session)
+        for _ in 0..<3 {
+            do {
+                let thief = try await ZK.client { configuration in
+                    configuration.session = session
+                    if let connect { configuration.connectString = connect }
+                }
+                await thief.close()
+            } catch let error as ZooKeeperError where error.code == .sessionExpired {
+                // Already expired on the server; the owner notices when it reconnects.
+            }
+            // The owner notices on its next reconnect, which the C client may delay by a
+            // fraction of the session timeout.
+            for _ in 0..<150 where !expired() { try await Task.sleep(for: .milliseconds(100)) }
+            if expired() { return }
+        }
+    }
+}
+
+extension ZK {
+    /// Runs `body`, retrying retryable errors (connection loss, timeouts) for up to `timeout`.
+    @discardableResult
+    static func retrying<T>(timeout: Duration = .seconds(20), _ body: () async throws -> T) async throws -> T {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            do {
+                return try await body()
+            } catch let error as ZooKeeperError where error.isRetryable && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
 }

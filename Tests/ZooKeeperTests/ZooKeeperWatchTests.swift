@@ -168,4 +168,40 @@ struct ZooKeeperWatchTests {
         await other.close()
         await zk.close()
     }
+
+    @Test("many watches started and ended on live, deleted and missing nodes; the one left keeps working")
+    func endManyWatches() async throws {
+        let zk = try await ZK.client()
+        let root = try await ZK.root(zk)
+        let path = root + "/busy"
+        try await zk.create(path, data: .utf8("0"))
+        let survivor = Recorder(zk.watch(path))
+        #expect(await survivor.wait { $0.count == 1 })
+        for round in 0..<3 {
+            let watches = (0..<20).map { i in i % 2 == 0 ? Recorder(zk.watch(path)) : Recorder(zk.watchChildren(path)) }
+            let missing = Recorder(zk.watch(root + "/missing-\(round)"))
+            for watch in watches { #expect(await watch.wait { $0.count >= 1 }) }
+            #expect(await missing.wait { $0.count == 1 })
+            try await zk.create(path + "/child")
+            try await zk.delete(path + "/child")
+            for watch in watches { watch.cancel() }
+            missing.cancel()
+            for watch in watches { #expect(await watch.waitFinished()) }
+            try await zk.set(path, data: .utf8("\(round + 1)"))
+            #expect(await survivor.wait { $0.last?.data == .utf8("\(round + 1)") })
+        }
+        // Ending a watch whose node was deleted meanwhile.
+        let doomed = Recorder(zk.watch(path))
+        #expect(await doomed.wait { $0.count == 1 })
+        try await zk.delete(path)
+        #expect(await doomed.wait { $0.last?.kind == .deleted })
+        doomed.cancel()
+        #expect(await survivor.wait { $0.last?.kind == .deleted })
+        try await zk.create(path, data: .utf8("back"))
+        #expect(await survivor.wait { $0.last?.kind == .created })
+        #expect(doomed.elements.last?.kind == .deleted, "an ended watch reports nothing more")
+        survivor.cancel()
+        await ZK.deleteTree(zk, root)
+        await zk.close()
+    }
 }

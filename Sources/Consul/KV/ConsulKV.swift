@@ -118,19 +118,30 @@ public struct ConsulKV: Sendable {
     /// - Parameters:
     ///   - prefix: the prefix; a leading `/` is ignored.
     ///   - separator: list only up to this separator (e.g. `"/"` for one "directory" level).
-    /// - Returns: the keys; empty when there are none.
+    ///   - consistency: the read's consistency mode; default the configuration's.
+    /// - Returns: the keys, sorted; empty when there are none.
     /// - Throws: `ConsulError`.
     public func keys(_ prefix: String, separator: String? = nil, consistency: ConsulConsistency? = nil)
         async throws -> [String]
     {
+        try await keys(prefix, separator: separator, waitIndex: nil, wait: nil, consistency: consistency).value
+    }
+
+    /// Lists the keys under a prefix, as a blocking query when `waitIndex` and `wait` are given.
+    /// - Throws: `ConsulError`.
+    public func keys(
+        _ prefix: String, separator: String? = nil, waitIndex: UInt64?, wait: Duration?,
+        consistency: ConsulConsistency? = nil
+    ) async throws -> ConsulQueryResult<[String]> {
         let prefix = Self.normalizePrefix(prefix)
         var query: [(String, String?)] = [("keys", nil)]
         if let separator { query.append(("separator", separator)) }
-        if let item = (consistency ?? client.configuration.defaultConsistency).queryItem { query.append(item) }
+        query += client.readQuery(consistency: consistency, waitIndex: waitIndex, wait: wait)
         let response = try await client.send(
-            .GET, Self.path(prefix), query: query, okStatuses: [404], operation: "kv.keys")
-        if response.status == 404 { return [] }
-        return try response.decode([String].self)
+            .GET, Self.path(prefix), query: query, okStatuses: [404], blockingWait: waitIndex == nil ? nil : wait,
+            operation: "kv.keys")
+        if response.status == 404 { return .init(value: [], meta: response.meta) }
+        return .init(value: try response.decode([String].self), meta: response.meta)
     }
 
     // MARK: Writes

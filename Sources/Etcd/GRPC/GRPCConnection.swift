@@ -38,9 +38,8 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     private var context: ChannelHandlerContext?
     private var streams: [Int32: GRPCStream] = [:]
     private var ready: EventLoopPromise<Void>?
-    /// The result of `ready`, kept after the promise is completed and dropped: a handshake that
-    /// fails before `connect` looks must still fail `connect` (it used to see `nil` and succeed).
-    private let readyResult: EventLoopFuture<Void>
+    /// The result of `ready`, kept so a failure that happens before anyone waits is not lost.
+    private let readyFuture: EventLoopFuture<Void>
     /// Succeeded once the channel is gone (or was never made).
     private let closed: EventLoopPromise<Void>
     private var lastError: (any Error)?
@@ -56,7 +55,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         self.logger = logger
         let ready = eventLoop.makePromise(of: Void.self)
         self.ready = ready
-        self.readyResult = ready.futureResult
+        self.readyFuture = ready.futureResult
         self.closed = eventLoop.makePromise()
     }
 
@@ -115,14 +114,18 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    private var readyFuture: EventLoopFuture<Void> { readyResult }
 
     private func failReady(_ error: EtcdError) {
-        // Inline on the event loop, so a close that follows cannot fail `ready` first with a
-        // vaguer "connection lost".
-        eventLoop.execute(orInline: true) {
-            self.ready?.fail(error)
-            self.ready = nil
+        // Inline on the event loop, so a close that follows (the connect time-out closes the
+        // channel right after) cannot fail `ready` first with a vaguer "connection lost".
+        if eventLoop.inEventLoop {
+            ready?.fail(error)
+            ready = nil
+        } else {
+            eventLoop.execute {
+                self.ready?.fail(error)
+                self.ready = nil
+            }
         }
     }
 
@@ -181,7 +184,12 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             return 0
         }
         // The pipeline retains this handler for as long as the session exists (freed in channelInactive).
-        let rc = nghttp2_session_client_new(&session, callbacks, Unmanaged.passUnretained(self).toOpaque())
+        // Closed streams are not retained (we use no priority tree), so state stays bounded.
+        var options: OpaquePointer?
+        nghttp2_option_new(&options)
+        defer { nghttp2_option_del(options) }
+        nghttp2_option_set_no_closed_streams(options, 1)
+        let rc = nghttp2_session_client_new2(&session, callbacks, Unmanaged.passUnretained(self).toOpaque(), options)
         guard rc == 0 else {
             lastError = EtcdError(code: .internal, message: "nghttp2_session_client_new failed (\(rc))")
             context.close(promise: nil)
@@ -250,7 +258,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
 
     private func connectionLostError() -> EtcdError {
         if let error = lastError as? EtcdError { return error }
-        if let error = lastError, error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError {
+        if let error = lastError, error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
             return EtcdError(code: .tlsFailure,
                              message: "TLS with etcd at \(endpoint) failed: \(error) — check Configuration.tls (CA file, server name, client certificate)",
                              endpoint: endpoint.description, underlying: error)
@@ -350,18 +358,15 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             stream.cancelRequested = true
             return
         }
-        var submitted = false
+        // Forget the stream first: flushing the RST closes it inside nghttp2, and that close
+        // must not be reported as a reset by the server.
+        streams[stream.streamID] = nil
+        finish(stream, error: error)
         if let session, stream.streamID > 0 {
             nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.streamID,
                                       NGHTTP2_CANCEL.rawValue)
-            submitted = true
+            flush()
         }
-        // Finish first: flushing the RST_STREAM closes the stream in nghttp2, whose callback
-        // would otherwise report our own cancellation as "etcd reset the stream" (.unavailable)
-        // instead of `error` (e.g. .deadlineExceeded).
-        streams[stream.streamID] = nil
-        finish(stream, error: error)
-        if submitted { flush() }
     }
 
     private func finish(_ stream: GRPCStream, error: EtcdError?) {
@@ -449,12 +454,12 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
 
     /// Inside a callback: RST the stream (sent by the next flush) and report `error`.
     private func rstAndFinish(_ stream: GRPCStream, error: EtcdError) {
+        streams[stream.streamID] = nil
+        finish(stream, error: error)
         if let session {
             nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.streamID,
                                       NGHTTP2_CANCEL.rawValue)
         }
-        streams[stream.streamID] = nil
-        finish(stream, error: error)
         eventLoop.execute { self.flush() }
     }
 
@@ -561,12 +566,5 @@ extension TimeAmount {
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}
-
-extension EventLoop {
-    /// Runs `body` now when already on this event loop, else schedules it.
-    fileprivate func execute(orInline inline: Bool, _ body: @escaping @Sendable () -> Void) {
-        if inline && inEventLoop { body() } else { execute(body) }
     }
 }

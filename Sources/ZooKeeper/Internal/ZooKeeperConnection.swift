@@ -1,7 +1,7 @@
 import CZooKeeper
 import Foundation
 import Logging
-import Synchronization
+
 
 /// Owns one `zhandle_t*` and frees it exactly once (`close` or the client's `deinit`).
 final class ZooKeeperHandle: @unchecked Sendable {
@@ -69,15 +69,16 @@ enum WatchSnapshot: Equatable, Sendable {
 /// The shared core of a `ZooKeeperClient`: the current C handle (replaced after session
 /// expiry), in-flight calls, live watches and session listeners.
 ///
-/// C callbacks only touch `state` (a Mutex) and start Tasks; C calls and continuation resumes
+/// C callbacks only touch `state` (a lock) and start Tasks; C calls and continuation resumes
 /// happen outside the lock. `handle` has its own lock, never taken by callbacks, and never
 /// acquired while `state` is held.
 final class ZooKeeperConnection: Sendable {
     let configuration: ZooKeeperClient.Configuration
     let logger: Logger
     private let logToken: Int
-    private let handle = Mutex<ZooKeeperHandle?>(nil)
-    private let state = Mutex(State())
+    private let logCallback: @convention(c) (UnsafePointer<CChar>?) -> Void
+    private let handle = Locked<ZooKeeperHandle?>(nil)
+    private let state = Locked(State())
 
     struct Subscription {
         let kind: WatchKind
@@ -111,7 +112,7 @@ final class ZooKeeperConnection: Sendable {
         var logger = configuration.logger
         logger[metadataKey: "zookeeper"] = "\(Self.hostsOnly(configuration.connectString))"
         self.logger = logger
-        self.logToken = ZooKeeperLogBridge.register(logger)
+        (self.logToken, self.logCallback) = ZooKeeperLogBridge.register(logger)
     }
 
     private static func hostsOnly(_ connect: String) -> Substring {
@@ -148,7 +149,12 @@ final class ZooKeeperConnection: Sendable {
             let generation: Int? = state.withLock { s in
                 if s.closed { return nil }
                 s.generation += 1
-                s.sessionState = .connecting
+                if s.sessionState != .connecting {
+                    s.sessionState = .connecting
+                    // Yielded under the lock so it precedes the new handle's `connected`; a
+                    // yield only enqueues, it runs no consumer code.
+                    for listener in s.sessionListeners.values { listener.yield(.connecting) }
+                }
                 return s.generation
             }
             guard let generation else { throw ZooKeeperError.closed("connect", path: nil) }
@@ -164,7 +170,7 @@ final class ZooKeeperConnection: Sendable {
             let pointer = withUnsafePointer(to: &clientID) { clientIDPointer in
                 zookeeper_init2(configuration.connectString, zooKeeperGlobalWatcher, timeout,
                                 session == nil ? nil : clientIDPointer, context.toOpaque(), 0,
-                                zooKeeperLogCallback)
+                                logCallback)
             }
             guard let pointer else {
                 let code = errno
@@ -391,10 +397,9 @@ final class ZooKeeperConnection: Sendable {
             return
         }
         continuation.onTermination = { [weak self] _ in
-            // Ending the sequence stops re-arming; the server's one-shot watch, if still set,
-            // fires once more and is ignored (zoo_aremove_watches is avoided on purpose: it
-            // crashes the 3.8 C client for a node that no longer exists).
-            _ = self?.state.withLock { $0.subscriptions.removeValue(forKey: id) }
+            guard let self, self.state.withLock({ $0.subscriptions.removeValue(forKey: id) }) != nil else { return }
+            // Off the caller's thread: termination can run on a C callback thread.
+            Task { self.removeLocalWatch(path: path, id: id) }
         }
         startWatchRunner(id)
     }
@@ -429,10 +434,12 @@ final class ZooKeeperConnection: Sendable {
                 result = .failure(ZooKeeperError(code: .unknown, path: path, message: "\(error)"))
             }
             enum Next { case stop, loop, retryLater }
+            // Ended while this re-read was in flight: the re-read registered the watcher again.
+            var removeAgain = false
             var emit: (AsyncThrowingStream<ZooKeeperWatchEvent, any Error>.Continuation, ZooKeeperWatchEvent)?
             var finish: (AsyncThrowingStream<ZooKeeperWatchEvent, any Error>.Continuation, ZooKeeperError?)?
             let next: Next = state.withLock { s in
-                guard var sub = s.subscriptions[id] else { return .stop }
+                guard var sub = s.subscriptions[id] else { removeAgain = true; return .stop }
                 switch result {
                 case .success(let snapshot):
                     if let event = Self.event(path: path, from: sub.snapshot, to: snapshot) {
@@ -467,11 +474,24 @@ final class ZooKeeperConnection: Sendable {
             if let (continuation, error) = finish {
                 if let error { continuation.finish(throwing: error) } else { continuation.finish() }
             }
+            if removeAgain { removeLocalWatch(path: path, id: id) }
             switch next {
             case .stop: return
             case .loop: continue
             case .retryLater: try? await Task.sleep(for: .milliseconds(500))
             }
+        }
+    }
+
+    /// Drops this subscription's registrations (watcher function + id) from the C client's
+    /// watcher tables, leaving other subscriptions on the same path alone. `local` (no server
+    /// round trip) because the server keeps one watch per path and session for all of them;
+    /// its next notification finds no local watcher and is dropped. The synchronous call is
+    /// used: with `local` it only edits the tables (the async variant with `local` would treat
+    /// its completion data as a sync completion).
+    private func removeLocalWatch(path: String, id: Int) {
+        _ = withHandle { zh in
+            zoo_remove_watches(zh, path, ZWATCHTYPE_ANY, zooKeeperWatchWatcher, UnsafeMutableRawPointer(bitPattern: id), 1)
         }
     }
 
