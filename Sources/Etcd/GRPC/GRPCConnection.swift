@@ -116,9 +116,16 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
 
 
     private func failReady(_ error: EtcdError) {
-        eventLoop.execute {
-            self.ready?.fail(error)
-            self.ready = nil
+        // Inline on the event loop, so a close that follows (the connect time-out closes the
+        // channel right after) cannot fail `ready` first with a vaguer "connection lost".
+        if eventLoop.inEventLoop {
+            ready?.fail(error)
+            ready = nil
+        } else {
+            eventLoop.execute {
+                self.ready?.fail(error)
+                self.ready = nil
+            }
         }
     }
 

@@ -591,6 +591,12 @@ final class ZooKeeperConnection: Sendable {
 func zooKeeperGlobalWatcher(_ zh: OpaquePointer?, _ type: Int32, _ state: Int32,
                             _ path: UnsafePointer<CChar>?, _ context: UnsafeMutableRawPointer?) {
     guard type == czk_session_event(), let context else { return }
+    // The C client takes any 40 bytes after the length prefix as the server's handshake answer.
+    // A real server never negotiates a session timeout ≤ 0: such a "session" came from something
+    // that is not ZooKeeper (or a corrupted answer), so it is not reported as connected.
+    if state == czk_connected_state() || state == czk_readonly_state(), let zh, zoo_recv_timeout(zh) <= 0 {
+        return
+    }
     let handleContext = Unmanaged<HandleContext>.fromOpaque(context).takeUnretainedValue()
     handleContext.connection.sessionEvent(state: state, generation: handleContext.generation)
 }
