@@ -134,7 +134,7 @@ struct EtcdFaultTests {
         let client = try await EtcdClient.connect(configuration)
         try await client.put("/stop/k", value: Array("before".utf8))
 
-        server.signal(SIGSTOP)
+        #expect(await server.freeze(), "the server is stopped (state \(String(describing: server.processState)))")
         var frozenErrors: [EtcdError.Code?] = []
         await withTaskGroup(of: (Result<EtcdPutResponse, any Error>, Duration).self) { group in
             for i in 0..<10 {

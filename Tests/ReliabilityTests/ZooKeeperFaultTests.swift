@@ -108,7 +108,7 @@ struct ZooKeeperFaultTests {
         let path = "/stop-\(UUID().uuidString.prefix(8))"
         try await zk.create(path, data: Array("before".utf8))
 
-        server.signal(SIGSTOP)
+        #expect(await server.freeze(), "the server is stopped (state \(String(describing: server.processState)))")
         var codes: [ZooKeeperError.Code?] = []
         await withTaskGroup(of: (Result<ZooKeeperStat, any Error>, Duration).self) { group in
             for i in 0..<10 {
