@@ -107,7 +107,6 @@ struct EtcdFaultTests {
             }
         }
         #expect(!outcomes.failed.isEmpty, "the kill hit calls in flight (else this test proved nothing)")
-        #expect(outcomes.succeeded.count >= 50, "the puts before the kill succeeded")
 
         // The same client, never reconnected by hand, serves again.
         let recovered = await retryUntil(.seconds(20)) { try await client.put(prefix + "after", value: Array("after".utf8)) }

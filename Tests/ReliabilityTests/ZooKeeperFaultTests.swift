@@ -85,7 +85,6 @@ struct ZooKeeperFaultTests {
             }
         }
         #expect(!outcomes.failed.isEmpty, "the kill hit calls in flight (else this test proved nothing)")
-        #expect(outcomes.succeeded.count >= 50)
 
         let recovered = await retryUntil(.seconds(40)) { _ = try await zk.get(root) }
         #expect(recovered, "the client did not reconnect by itself")
