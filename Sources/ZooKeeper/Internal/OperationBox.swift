@@ -71,6 +71,9 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
         if cancel { task.cancel() }
     }
 
+    /// Whether the call already has its result (or was resumed).
+    var isFinished: Bool { state.withLock { $0.resumed || $0.result != nil } }
+
     func succeed(_ value: Value) { finish(.success(value)) }
     func fail(_ error: ZooKeeperError) { finish(.failure(error)) }
     func fail(returnCode: Int32) {

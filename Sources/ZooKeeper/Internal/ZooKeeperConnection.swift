@@ -319,6 +319,8 @@ final class ZooKeeperConnection: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 box.setContinuation(continuation)
+                // Already ended (cancelled before it started, or closed): send nothing.
+                if box.isFinished { return }
                 let context = Unmanaged.passRetained(box)
                 let rc: Int32? = handle.withLock { slot in
                     slot.map { start($0.pointer, UnsafeRawPointer(context.toOpaque())) }
