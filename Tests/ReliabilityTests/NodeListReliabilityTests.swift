@@ -218,14 +218,24 @@ struct NodeListReliabilityTests {
         let probe = ClosureProbe { _, _ in
             let first = expired.withLock { done -> Bool in defer { done = true }; return !done }
             if first {
-                do {
-                    var other = ZooKeeperClient.Configuration(connectString: connect, sessionTimeout: .seconds(6))
-                    other.session = sessionBefore
-                    let thief = try await ZooKeeperClient.connect(other)
-                    await thief.close()
-                    try await Task.sleep(for: .milliseconds(500))
-                } catch {
-                    thiefError.withLock { $0 = "\(error)" }
+                // The original client may take its session back before the thief's close is
+                // sent; then try again (a few times) until the session is really gone.
+                for _ in 0..<5 where zk.session?.id == sessionBefore.id {
+                    do {
+                        var other = ZooKeeperClient.Configuration(connectString: connect, sessionTimeout: .seconds(6))
+                        other.session = sessionBefore
+                        let thief = try await ZooKeeperClient.connect(other)
+                        await thief.close()
+                        thiefError.withLock { $0 = nil }
+                    } catch let error as ZooKeeperError where error.code == .sessionExpired {
+                        break  // already gone
+                    } catch {
+                        thiefError.withLock { $0 = "\(error)" }
+                    }
+                    _ = await retryUntil(.seconds(3)) {
+                        _ = try? await zk.exists("/")
+                        if zk.session?.id == sessionBefore.id { throw TestServerError("same session") }
+                    }
                 }
             }
             return true
@@ -243,7 +253,12 @@ struct NodeListReliabilityTests {
             let retried = await retryUntil(.seconds(20)) { try await joining.join(Self.node("b", port: 7302)) }
             #expect(retried)
         }
-        #expect(zk.session?.id != sessionBefore.id, "a new session replaced the expired one")
+        // The client may learn of the expiry only at its next request or ping: nudge it.
+        let replaced = await retryUntil(.seconds(15)) {
+            _ = try await zk.exists(key)
+            if zk.session?.id == sessionBefore.id { throw TestServerError("same session") }
+        }
+        #expect(replaced, "a new session replaced the expired one")
         let names = try await store.nodes().map(\.name)
         #expect(names.sorted() == ["a", "b"], "\(names)")
         try await zk.delete(key)
