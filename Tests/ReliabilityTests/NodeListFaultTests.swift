@@ -29,16 +29,21 @@ struct NodeListFaultTests {
         }
 
         let errors = Locked<[String]>([])
+        let finished = Locked<[ContinuousClock.Instant]>([])
+        // Every joiner connects first; then all join at `start`, the instant the leader dies.
+        let start = ContinuousClock.now + .seconds(3)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<10 {
                 group.addTask {
                     let (backend, close) = try await makeBackend()
                     let store = NodeListStore(backend: backend, key: key, probe: NoProbe())
+                    try await Task.sleep(until: start)
                     let me = ClusterNode(name: "n\(i)", address: "127.0.0.1:\(7400 + i)")
                     let deadline = ContinuousClock.now + .seconds(90)
                     while true {
                         do {
                             try await store.join(me)
+                            finished.withLock { $0.append(.now) }
                             break
                         } catch let error as NodeListError where error.code == .storeFailure && ContinuousClock.now < deadline {
                             errors.withLock { $0.append("\(error.code)") }
@@ -49,12 +54,14 @@ struct NodeListFaultTests {
                 }
             }
             group.addTask {
-                try await Task.sleep(for: .milliseconds(30))
+                try await Task.sleep(until: start)
                 leader.kill9()
             }
             try await group.waitForAll()
         }
 
+        #expect(finished.value.contains { $0 > start + .milliseconds(200) },
+                "no join was still running when the leader died — the failover was not exercised")
         let (checkBackend, closeCheck) = try await makeBackend()
         let names = try await NodeListStore(backend: checkBackend, key: key, probe: NoProbe()).nodes().map(\.name)
         #expect(names.sorted() == (0..<10).map { "n\($0)" }.sorted(), "listed: \(names)")
