@@ -86,7 +86,7 @@ struct EtcdFaultTests {
             group.addTask {
                 // Kill once a part of the puts is through, so others are in flight.
                 let deadline = ContinuousClock.now + .seconds(20)
-                while completed.value < 50, ContinuousClock.now < deadline {
+                while completed.value < 10, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(1))
                 }
                 server.kill9()

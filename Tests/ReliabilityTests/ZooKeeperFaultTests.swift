@@ -65,7 +65,7 @@ struct ZooKeeperFaultTests {
             }
             group.addTask {
                 let deadline = ContinuousClock.now + .seconds(20)
-                while completed.value < 50, ContinuousClock.now < deadline {
+                while completed.value < 10, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(1))
                 }
                 server.kill9()
