@@ -72,7 +72,7 @@ public struct NodeListDocument: Sendable, Hashable {
             let joined = try string("joinedAt")
             guard !name.isEmpty else { throw corrupt("nodes[\(i)].name is empty") }
             guard let date = parseDate(joined) else {
-                throw corrupt("nodes[\(i)].joinedAt \"\(joined)\" is not an RFC 3339 time")
+                throw corrupt("nodes[\(i)].joinedAt \"\(joined)\" is not an RFC 3339 time between 1970 and 9999")
             }
             var metadata: [String: String] = [:]
             if let rawMeta = entry["metadata"], !(rawMeta is NSNull) {
@@ -128,7 +128,7 @@ public struct NodeListDocument: Sendable, Hashable {
         return s + "Z"
     }
 
-    /// RFC 3339 (`Z` or `±hh:mm`, optional fraction).
+    /// RFC 3339 (`Z` or `±hh:mm`, optional fraction), from 1970 to 9999.
     /// The result is whole milliseconds, like every ``ClusterNode/joinedAt``, so a decoded
     /// document re-encodes to the same text.
     static func parseDate(_ s: String) -> Date? {
@@ -139,7 +139,9 @@ public struct NodeListDocument: Sendable, Hashable {
             f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             date = f.date(from: s)
         }
-        guard let date else { return nil }
+        // Before 1970 no node joined anything, and there the formatter's calendar (Julian before
+        // 1582) and `formatDate`'s (proleptic Gregorian) disagree; after 9999 RFC 3339 ends.
+        guard let date, date.timeIntervalSince1970 >= 0, date.timeIntervalSince1970 < 253_402_300_800 else { return nil }
         return Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000)
     }
 }
