@@ -51,4 +51,19 @@ import Testing
         let url = try StoreURL(parsing: text)
         #expect(try StoreURL(parsing: url.description) == url)
     }
+
+    // Found by Fuzz/FuzzStoreURL (crash-…): with the "@" inside the chroot, the chroot error
+    // quoted the path and so what looked like "user:password" before the "@".
+    @Test func chrootErrorsDoNotEchoWhatComesBeforeAnAt() {
+        let text = "zookeeper:///r:secretpass@-\u{0}\u{0}h:1c:/"
+        do {
+            _ = try StoreURL(parsing: text)
+            Issue.record("parsed \(text)")
+        } catch let error as NodeListError {
+            #expect(error.code == .invalidStoreURL)
+            #expect(!error.message.contains("secretpass"))
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
 }
