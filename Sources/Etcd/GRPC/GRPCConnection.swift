@@ -47,6 +47,8 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     private var pingTimeout: Scheduled<Void>?
     private var goAwayReceived = false
     private var flushing = false
+    /// A flush is queued on the event loop: calls started in the same tick share one write.
+    private var flushScheduled = false
 
     init(endpoint: EtcdEndpoint, eventLoop: EventLoop, settings: Settings, logger: Logger) {
         self.endpoint = endpoint
@@ -225,7 +227,12 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             context.close(promise: nil)
             return
         }
+    }
+
+    /// One flush per batch of reads (NIO delivers several reads, then this), not one per read.
+    func channelReadComplete(context: ChannelHandlerContext) {
         flush()
+        context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -337,7 +344,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
                     endpoint: self.endpoint.description))
             }
         }
-        flush()
+        scheduleFlush()
     }
 
     /// Appends framed request bytes to a call (resuming its deferred DATA).
@@ -541,12 +548,24 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    /// Writes everything nghttp2 wants to send, then closes the connection if nghttp2 is done with it.
+    /// Flushes once the event loop has run the tasks already queued (other calls being started),
+    /// so that a burst of calls goes out in one write.
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.execute {
+            self.flushScheduled = false
+            self.flush()
+        }
+    }
+
+    /// Writes everything nghttp2 wants to send (in one buffer, one write), then closes the
+    /// connection if nghttp2 is done with it.
     func flush() {
         guard let session, let context, !flushing else { return }
         flushing = true
         defer { flushing = false }
-        var wrote = false
+        var output: ByteBuffer?
         while true {
             var chunk: UnsafePointer<UInt8>?
             let n = nghttp2_session_mem_send(session, &chunk)
@@ -558,12 +577,15 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             if n == 0 { break }
-            var buffer = context.channel.allocator.buffer(capacity: n)
-            buffer.writeBytes(UnsafeRawBufferPointer(start: chunk, count: n))
-            context.write(wrapOutboundOut(buffer), promise: nil)
-            wrote = true
+            let bytes = UnsafeRawBufferPointer(start: chunk, count: n)
+            if output == nil {
+                output = context.channel.allocator.buffer(capacity: max(n, 4096))
+            }
+            output!.writeBytes(bytes)
         }
-        if wrote { context.flush() }
+        if let output {
+            context.writeAndFlush(wrapOutboundOut(output), promise: nil)
+        }
         if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 {
             context.close(promise: nil)
         }
