@@ -163,10 +163,14 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         nghttp2_session_callbacks_new(&callbacks)
         defer { nghttp2_session_callbacks_del(callbacks) }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, namelen, value, valuelen, _, user in
+            // Only :status, grpc-status and grpc-message matter: skip the others (content-type,
+            // trailers…) before making Strings, which are allocations on every call.
+            let nameBytes = UnsafeBufferPointer(start: name, count: namelen)
+            guard GRPCConnection.interestingHeaders.contains(where: { $0.elementsEqual(nameBytes) }) else { return 0 }
             let connection = Unmanaged<GRPCConnection>.fromOpaque(user!).takeUnretainedValue()
             connection.receivedHeader(
                 streamID: frame!.pointee.hd.stream_id,
-                name: String(decoding: UnsafeBufferPointer(start: name, count: namelen), as: UTF8.self),
+                name: String(decoding: nameBytes, as: UTF8.self),
                 value: String(decoding: UnsafeBufferPointer(start: value, count: valuelen), as: UTF8.self))
             return 0
         }
@@ -421,6 +425,9 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         }
         return n
     }
+
+    /// The response headers ``receivedHeader(streamID:name:value:)`` looks at.
+    private static let interestingHeaders: [[UInt8]] = [Array(":status".utf8), Array("grpc-status".utf8), Array("grpc-message".utf8)]
 
     private func receivedHeader(streamID: Int32, name: String, value: String) {
         guard let stream = streams[streamID] else { return }
