@@ -25,10 +25,11 @@ public func fuzzStoreURL(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     } catch let error as NodeListError {
         precondition(error.code == .invalidStoreURL, "unexpected error code \(error.code)")
         if let at = text.lastIndex(of: "@"), let scheme = text.range(of: "://"), scheme.upperBound <= at {
-            // Credentials (everything up to the last "@") are never echoed back — unless the same
-            // text also appears after it.
+            // Credentials (everything from "://" up to the last "@") are never echoed back —
+            // unless the same text also appears outside them (in the scheme or after the "@").
             let secret = text[scheme.upperBound..<at]
-            precondition(secret.count < 4 || !error.message.contains(secret) || text[at...].contains(secret),
+            precondition(secret.count < 4 || !error.message.contains(secret) || text[at...].contains(secret)
+                            || text[..<scheme.lowerBound].contains(secret),
                          "credentials echoed in an error")
         }
     } catch {
