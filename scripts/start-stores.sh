@@ -5,22 +5,28 @@
 #   eval "$(scripts/start-stores.sh)"            # or: scripts/start-stores.sh --cluster
 #
 # --cluster also starts a 3-server ZooKeeper ensemble and a 3-member etcd cluster on their own
-# loopback ports, for failover tests. Servers started by an earlier run with the same
+# loopback ports, for failover tests. --secure also starts, for the security tests, three more
+# single etcd members: one serving TLS, one requiring client certificates (mTLS), and one with
+# authentication enabled (user root, a generated password); certificates are generated into
+# $AUTOCLUSTER_STORES_DIR/tls (ca.pem, server.pem, client.pem, untrusted-ca.pem, ...). Servers started by an earlier run with the same
 # AUTOCLUSTER_STORES_DIR are ended first, so starting twice leaves no orphans.
 #
 # Ports (environment):
 #   ZOOKEEPER_PORT (2181)   ETCD_PORT (2379), its peer port ETCD_PORT+1
 #   ZOOKEEPER_ENSEMBLE_BASE_PORT (12181: clients 12181-12183, quorum +700, election +1700)
 #   ETCD_CLUSTER_BASE_PORT (12379: clients 12379,12381,12383, peers one above each)
+#   ETCD_SECURE_BASE_PORT (12479: TLS 12479, mTLS 12481, auth 12483, peers one above each)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib/stores.sh"
 
 cluster=0
+secure=0
 for arg in "$@"; do
   case "$arg" in
     --cluster) cluster=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --secure) secure=1 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) log "unknown option $arg (try --help)"; exit 2 ;;
   esac
 done
@@ -34,6 +40,7 @@ zk_port="${ZOOKEEPER_PORT:-2181}"
 etcd_port="${ETCD_PORT:-2379}"
 zk_base="${ZOOKEEPER_ENSEMBLE_BASE_PORT:-12181}"
 etcd_base="${ETCD_CLUSTER_BASE_PORT:-12379}"
+secure_base="${ETCD_SECURE_BASE_PORT:-12479}"
 
 # End whatever an earlier start left running, then start from empty directories.
 "$here/stop-stores.sh"
@@ -127,6 +134,32 @@ if [ "$cluster" = 1 ]; then
   done
 fi
 
+# --- the secure members
+if [ "$secure" = 1 ]; then
+  command -v openssl >/dev/null || { log "openssl not found — run scripts/install-deps.sh first"; exit 1; }
+  "$here/make-test-certs.sh" "$STORES_DIR/tls" >/dev/null
+  tls="$STORES_DIR/tls"
+  for i in 0 1 2; do
+    p=$((secure_base + 2 * i))
+    require_free "$p" "set ETCD_SECURE_BASE_PORT to another port"
+    require_free "$((p + 1))" "set ETCD_SECURE_BASE_PORT to another port"
+  done
+  p=$secure_base
+  etcd_member etcd-tls "$p" "$((p + 1))" "etcd-tls=http://127.0.0.1:$((p + 1))" autocluster-tls
+  sed -i "s|http://127.0.0.1:$p|https://127.0.0.1:$p|g; s|--unsafe-no-fsync|--cert-file $tls/server.pem --key-file $tls/server-key.pem --unsafe-no-fsync|" \
+    "$STORES_DIR/etcd-tls/run.sh"
+  echo "etcds $p" >"$STORES_DIR/etcd-tls/health"
+  p=$((secure_base + 2))
+  etcd_member etcd-mtls "$p" "$((p + 1))" "etcd-mtls=http://127.0.0.1:$((p + 1))" autocluster-mtls
+  sed -i "s|http://127.0.0.1:$p|https://127.0.0.1:$p|g; s|--unsafe-no-fsync|--cert-file $tls/server.pem --key-file $tls/server-key.pem --client-cert-auth --trusted-ca-file $tls/ca.pem --unsafe-no-fsync|" \
+    "$STORES_DIR/etcd-mtls/run.sh"
+  echo "etcds $p" >"$STORES_DIR/etcd-mtls/health"
+  p=$((secure_base + 4))
+  etcd_member etcd-auth "$p" "$((p + 1))" "etcd-auth=http://127.0.0.1:$((p + 1))" autocluster-auth
+  echo "etcd-auth $p" >"$STORES_DIR/etcd-auth/health"
+  names+=(etcd-tls etcd-mtls etcd-auth)
+fi
+
 for name in "${names[@]}"; do
   launch "$name"
   started+=("$name")
@@ -137,6 +170,20 @@ for name in "${names[@]}"; do
   log "$name is up (pid $(cat "$STORES_DIR/$name/pid"), log $STORES_DIR/$name/log)"
 done
 
+if [ "$secure" = 1 ]; then
+  # Enable authentication on etcd-auth: a root user with a fresh random password.
+  auth_password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+  echo "$auth_password" >"$STORES_DIR/etcd-auth/password"
+  chmod 600 "$STORES_DIR/etcd-auth/password"
+  auth_endpoint="127.0.0.1:$((secure_base + 4))"
+  if ! { ETCDCTL_API=3 etcdctl --endpoints="$auth_endpoint" user add root --new-user-password="$auth_password" \
+        && ETCDCTL_API=3 etcdctl --endpoints="$auth_endpoint" user grant-role root root \
+        && ETCDCTL_API=3 etcdctl --endpoints="$auth_endpoint" auth enable; } >/dev/null 2>"$STORES_DIR/etcd-auth/setup.log"; then
+    log "could not enable authentication on etcd-auth — see $STORES_DIR/etcd-auth/setup.log"
+    fail
+  fi
+fi
+
 {
   echo "export AUTOCLUSTER_STORES_DIR=$STORES_DIR"
   echo "export ZOOKEEPER_CONNECT=127.0.0.1:$zk_port"
@@ -144,5 +191,13 @@ done
   if [ "$cluster" = 1 ]; then
     echo "export ZOOKEEPER_ENSEMBLE_CONNECT=127.0.0.1:$zk_base,127.0.0.1:$((zk_base + 1)),127.0.0.1:$((zk_base + 2))"
     echo "export ETCD_CLUSTER_ENDPOINTS=http://127.0.0.1:$etcd_base,http://127.0.0.1:$((etcd_base + 2)),http://127.0.0.1:$((etcd_base + 4))"
+  fi
+  if [ "$secure" = 1 ]; then
+    echo "export AUTOCLUSTER_TLS_DIR=$STORES_DIR/tls"
+    echo "export ETCD_TLS_ENDPOINT=https://127.0.0.1:$secure_base"
+    echo "export ETCD_MTLS_ENDPOINT=https://127.0.0.1:$((secure_base + 2))"
+    echo "export ETCD_AUTH_ENDPOINT=http://127.0.0.1:$((secure_base + 4))"
+    echo "export ETCD_AUTH_USER=root"
+    echo "export ETCD_AUTH_PASSWORD_FILE=$STORES_DIR/etcd-auth/password"
   fi
 } | tee "$STORES_DIR/env"

@@ -22,7 +22,7 @@ scripts/install-deps.sh
 if [ -x scripts/check-protos.sh ]; then scripts/check-protos.sh; fi
 
 trap 'scripts/stop-stores.sh' EXIT
-eval "$(scripts/start-stores.sh --cluster)"
+eval "$(scripts/start-stores.sh --cluster --secure)"
 
 if [ -n "${CI:-}" ]; then export AUTOCLUSTER_REQUIRE_STORES=1; fi
 

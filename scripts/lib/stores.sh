@@ -43,6 +43,16 @@ healthy() {
     etcd)
       curl -fsS --max-time 3 "http://127.0.0.1:$port/health" 2>/dev/null | grep -q '"health":"true"'
       ;;
+    etcds)
+      # TLS member (with client-certificate authentication when it asks for one).
+      local tls="$STORES_DIR/tls"
+      curl -fsS --max-time 3 --cacert "$tls/ca.pem" --cert "$tls/client.pem" --key "$tls/client-key.pem" \
+        "https://127.0.0.1:$port/health" 2>/dev/null | grep -q '"health":"true"'
+      ;;
+    etcd-auth)
+      # Auth-enabled member: /health answers without credentials once the member serves.
+      curl -fsS --max-time 3 "http://127.0.0.1:$port/health" 2>/dev/null | grep -q '"health":"true"'
+      ;;
     *) return 1 ;;
   esac
 }
