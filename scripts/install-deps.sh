@@ -12,7 +12,6 @@ packages=(
   etcd-server           # a real etcd server for the tests
   etcd-client           # etcdctl, for interoperability tests
   nghttp2-client        # h2load, the etcd benchmark reference
-  openssl               # certificates for the TLS/mTLS etcd members of start-stores.sh --secure
   curl                  # health checks in start-stores.sh
   openssl               # test certificates for TLS
   procps                # ps/pgrep used by the scripts' checks
