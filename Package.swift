@@ -149,6 +149,31 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Faults (killed, frozen and restarted servers), the bad-input catalogue and security
+        // (TLS, mTLS, auth, ACLs, secrets never logged), against real servers.
+        .testTarget(
+            name: "ReliabilityTests",
+            dependencies: [
+                "ZooKeeper", "Etcd", "Consul", "NodeList", "ConsulStandIn", "StoreTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets (scripts/fuzz.sh): only declared when AUTOCLUSTER_FUZZ is set, since they
+// link against libFuzzer's main and so build only with -sanitize=fuzzer.
+if Context.environment["AUTOCLUSTER_FUZZ"] != nil {
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzGRPCFraming", ["Etcd"]),
+        ("FuzzEtcdProto", ["Etcd", "CEtcdProtos"]),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(.executableTarget(
+            name: name, dependencies: dependencies, path: "Fuzz/\(name)",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+    }
+}

@@ -1,36 +1,40 @@
 #!/usr/bin/env bash
-# Generates the certificates the security tests use, into DIR (created; files replaced):
-#   ca.pem / ca-key.pem                 the test CA
-#   server.pem / server-key.pem         issued by it for localhost and 127.0.0.1 (the etcd TLS members)
-#   client.pem / client-key.pem         a client certificate issued by it (mTLS)
-#   untrusted-ca.pem                    another CA, trusted by nobody: a server or client presenting a
-#   untrusted-client.pem / -key.pem     certificate from it must be refused
-# Test material only: keys are unencrypted and live in DIR.
+# Makes the certificates of the etcd TLS tests with openssl, into DIR (default: a new temp dir,
+# printed on stdout):
+#   ca.pem ca.key                 the test CA
+#   server.pem server.key         etcd's server certificate, SAN IP:127.0.0.1, DNS:localhost
+#   server-dns.pem server-dns.key the same with only DNS:localhost (for host name checks)
+#   client.pem client.key         a client certificate signed by the CA (mTLS), CN=root
+#   other-ca.pem other-ca.key     an unrelated CA (for "a wrong CA is refused")
 #
-#   scripts/make-test-certs.sh DIR
+#   scripts/make-test-certs.sh [DIR]
 set -euo pipefail
-dir=${1:?usage: make-test-certs.sh DIR}
+command -v openssl >/dev/null || { echo "make-test-certs: openssl not found — apt-get install openssl" >&2; exit 1; }
+dir="${1:-$(mktemp -d)}"
 mkdir -p "$dir"
 cd "$dir"
-days=30
 
-ca() {  # NAME SUBJECT
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1-key.pem" -out "$1.pem" -days "$days" \
-    -subj "/CN=$2" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+ca() { # NAME CN
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$2" \
+    -keyout "$1.key" -out "$1.pem" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
 }
-leaf() {  # NAME CA SUBJECT EXTENSIONS
-  openssl req -newkey rsa:2048 -nodes -keyout "$1-key.pem" -out "$1.csr" -subj "/CN=$3" 2>/dev/null
-  printf '%s\n' "$4" >"$1.ext"
-  openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2-key.pem" -CAcreateserial -out "$1.pem" \
-    -days "$days" -extfile "$1.ext" 2>/dev/null
+leaf() { # NAME CN EXTFILE-CONTENT
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$1.key" -out "$1.csr" 2>/dev/null
+  printf '%s\n' "$3" >"$1.ext"
+  openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+    -extfile "$1.ext" -out "$1.pem" 2>/dev/null
   rm -f "$1.csr" "$1.ext"
 }
 
 ca ca "AutoCluster test CA"
-ca untrusted-ca "AutoCluster untrusted CA"
-leaf server ca localhost "subjectAltName=DNS:localhost,IP:127.0.0.1
-extendedKeyUsage=serverAuth,clientAuth"
-leaf client ca autocluster-client "extendedKeyUsage=clientAuth"
-leaf untrusted-client untrusted-ca autocluster-intruder "extendedKeyUsage=clientAuth"
-chmod 600 ./*-key.pem
-ls "$dir"
+ca other-ca "Some other CA"
+leaf server "localhost" "subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth,clientAuth
+keyUsage=critical,digitalSignature,keyEncipherment"
+leaf server-dns "localhost" "subjectAltName=DNS:localhost
+extendedKeyUsage=serverAuth
+keyUsage=critical,digitalSignature,keyEncipherment"
+leaf client "root" "extendedKeyUsage=clientAuth
+keyUsage=critical,digitalSignature,keyEncipherment"
+echo "$dir"

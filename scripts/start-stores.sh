@@ -137,7 +137,7 @@ fi
 # --- the secure members
 if [ "$secure" = 1 ]; then
   command -v openssl >/dev/null || { log "openssl not found — run scripts/install-deps.sh first"; exit 1; }
-  "$here/make-test-certs.sh" "$STORES_DIR/tls" >/dev/null
+  "$here/make-store-certs.sh" "$STORES_DIR/tls" >/dev/null
   tls="$STORES_DIR/tls"
   for i in 0 1 2; do
     p=$((secure_base + 2 * i))

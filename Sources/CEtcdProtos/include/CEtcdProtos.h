@@ -1,4 +1,7 @@
 #ifndef CETCDPROTOS_H
 #define CETCDPROTOS_H
-// protoc-c output for Protos/etcd/*.proto is included here by scripts/generate-protos.sh.
+// Umbrella header of the protoc-c output for Protos/etcd/*.proto (scripts/generate-protos.sh).
+#include "kv.pb-c.h"
+#include "auth.pb-c.h"
+#include "rpc.pb-c.h"
 #endif

@@ -1,2 +1,0 @@
-// Replaced by protoc-c output (scripts/generate-protos.sh).
-#include "CEtcdProtos.h"

@@ -1,1 +1,0 @@
-// The Consul module. Its public API is documented on its types.

@@ -1,1 +1,0 @@
-// The Etcd module. Its public API is documented on its types.

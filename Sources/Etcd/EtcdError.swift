@@ -1,0 +1,159 @@
+/// An error from ``EtcdClient``: what went wrong, the gRPC status and etcd's own message
+/// when the server answered, the endpoint involved, and a message that says what to do.
+public struct EtcdError: Error, CustomStringConvertible, Sendable {
+    /// The kind of error. Compare with the static members, e.g. `error.code == .compacted`.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case unavailable, deadlineExceeded, invalidArgument, notFound, permissionDenied
+            case unauthenticated, connectionFailed, closed, cancelled, compacted, failedPrecondition
+            case resourceExhausted, alreadyExists, aborted, outOfRange, unimplemented, `internal`
+            case protocolError, leaseExpired, watchCanceled, tlsFailure, unknown
+        }
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        /// The server (or every endpoint) cannot be reached or has no leader; retry later.
+        public static let unavailable = Code(.unavailable)
+        /// The call did not finish before its deadline (`Configuration.timeouts.request`).
+        public static let deadlineExceeded = Code(.deadlineExceeded)
+        /// The request was rejected as malformed (empty key, too large, bad URL, …).
+        public static let invalidArgument = Code(.invalidArgument)
+        /// The thing named does not exist (e.g. "etcdserver: requested lease not found").
+        public static let notFound = Code(.notFound)
+        /// The authenticated user lacks the permission.
+        public static let permissionDenied = Code(.permissionDenied)
+        /// Authentication failed or the token is invalid.
+        public static let unauthenticated = Code(.unauthenticated)
+        /// No connection could be made to any endpoint.
+        public static let connectionFailed = Code(.connectionFailed)
+        /// The client was closed.
+        public static let closed = Code(.closed)
+        /// The call was cancelled (Swift task cancellation).
+        public static let cancelled = Code(.cancelled)
+        /// The requested revision has been compacted; ``EtcdError/compactRevision`` says the oldest left.
+        public static let compacted = Code(.compacted)
+        /// The server refused because of its state (gRPC FAILED_PRECONDITION).
+        public static let failedPrecondition = Code(.failedPrecondition)
+        /// A message exceeded the maximum size, or the server ran out of a resource.
+        public static let resourceExhausted = Code(.resourceExhausted)
+        /// gRPC ALREADY_EXISTS.
+        public static let alreadyExists = Code(.alreadyExists)
+        /// gRPC ABORTED.
+        public static let aborted = Code(.aborted)
+        /// gRPC OUT_OF_RANGE (other than compaction, e.g. a future revision).
+        public static let outOfRange = Code(.outOfRange)
+        /// gRPC UNIMPLEMENTED: the server does not know this call.
+        public static let unimplemented = Code(.unimplemented)
+        /// gRPC INTERNAL / DATA_LOSS.
+        public static let `internal` = Code(.internal)
+        /// The server broke the HTTP/2 or gRPC protocol.
+        public static let protocolError = Code(.protocolError)
+        /// A lease expired or was revoked while it was being kept alive.
+        public static let leaseExpired = Code(.leaseExpired)
+        /// The server cancelled a watch.
+        public static let watchCanceled = Code(.watchCanceled)
+        /// The TLS handshake failed (untrusted certificate, wrong host name, no client certificate).
+        public static let tlsFailure = Code(.tlsFailure)
+        /// Anything else.
+        public static let unknown = Code(.unknown)
+
+        public var description: String { value.rawValue }
+    }
+
+    /// What went wrong.
+    public var code: Code
+    /// A human-readable message that says what happened and what to do.
+    public var message: String
+    /// The gRPC status code from the server's trailers, when the server answered.
+    public var grpcStatus: Int?
+    /// etcd's own message from `grpc-message` (e.g. "etcdserver: mvcc: required revision has been compacted").
+    public var serverMessage: String?
+    /// The endpoint involved, e.g. `http://127.0.0.1:2379`.
+    public var endpoint: String?
+    /// For ``Code/compacted``: the oldest revision still available.
+    public var compactRevision: Int64?
+    /// The underlying cause (a NIO or TLS error), if any.
+    public var underlying: (any Error)?
+
+    /// True when the server cannot have applied the request, so even a write may be retried.
+    var notProcessed = false
+
+    /// Creates an error.
+    public init(code: Code, message: String, grpcStatus: Int? = nil, serverMessage: String? = nil,
+                endpoint: String? = nil, compactRevision: Int64? = nil, underlying: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.grpcStatus = grpcStatus
+        self.serverMessage = serverMessage
+        self.endpoint = endpoint
+        self.compactRevision = compactRevision
+        self.underlying = underlying
+    }
+
+    public var description: String {
+        var text = "EtcdError(\(code)): \(message)"
+        if let grpcStatus { text += " [grpc-status \(grpcStatus)]" }
+        if let underlying { text += " (cause: \(underlying))" }
+        return text
+    }
+
+    /// True for errors after which the same call may succeed on another attempt or endpoint.
+    var isUnavailable: Bool {
+        code == .unavailable || code == .connectionFailed
+    }
+}
+
+extension EtcdError {
+    static func invalidArgument(_ message: String) -> EtcdError {
+        EtcdError(code: .invalidArgument, message: message)
+    }
+
+    static func closed() -> EtcdError {
+        EtcdError(code: .closed, message: "the EtcdClient was closed — create a new one with EtcdClient.connect")
+    }
+
+    /// Maps a gRPC status and etcd's message to an error that says what to do.
+    static func fromStatus(_ status: Int, message serverMessage: String, endpoint: String) -> EtcdError {
+        let text = serverMessage.isEmpty ? "gRPC status \(status)" : serverMessage
+        func make(_ code: Code, _ advice: String) -> EtcdError {
+            EtcdError(code: code, message: "etcd at \(endpoint): \(text) — \(advice)", grpcStatus: status,
+                      serverMessage: serverMessage, endpoint: endpoint)
+        }
+        if serverMessage.contains("required revision has been compacted") {
+            return make(.compacted, "read at a newer revision, or watch from the current revision")
+        }
+        if serverMessage.contains("invalid auth token") || serverMessage.contains("invalid auth management") {
+            return make(.unauthenticated, "the client re-authenticates automatically; check the credentials")
+        }
+        switch status {
+        case 1: return make(.cancelled, "the call was cancelled")
+        case 3:
+            if serverMessage.contains("authentication failed") {
+                return make(.unauthenticated, "check the user name and password in Configuration.credentials")
+            }
+            if serverMessage.contains("user name is empty") || serverMessage.contains("user name not found") {
+                return make(.unauthenticated, "configure Configuration.credentials for this etcd")
+            }
+            return make(.invalidArgument, "fix the request")
+        case 4: return make(.deadlineExceeded, "the server did not finish in time; retry, or raise the timeout")
+        case 5: return make(.notFound, "the lease, member or key does not exist (any more)")
+        case 6: return make(.alreadyExists, "it already exists")
+        case 7: return make(.permissionDenied, "grant the user a role with permission on this key")
+        case 8: return make(.resourceExhausted, "send smaller requests, or raise the server's limits")
+        case 9: return make(.failedPrecondition, "the server's state does not allow this call")
+        case 10: return make(.aborted, "retry the call")
+        case 11: return make(.outOfRange, "use a revision the server has")
+        case 12: return make(.unimplemented, "this etcd does not support the call; upgrade etcd")
+        case 13, 15: return make(.internal, "the server failed; see its log")
+        case 14:
+            var error = make(.unavailable, "the member is unavailable; the client moves to another endpoint")
+            // "no leader" / "not capable" are refused before being proposed: never applied.
+            if serverMessage.contains("no leader") || serverMessage.contains("not capable") {
+                error.notProcessed = true
+            }
+            return error
+        case 16: return make(.unauthenticated, "configure Configuration.credentials with a valid user and password")
+        default: return make(.unknown, "unexpected gRPC status")
+        }
+    }
+}

@@ -1,0 +1,563 @@
+import CNGHTTP2
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// One HTTP/2 connection to one etcd endpoint, multiplexing every call of the client.
+///
+/// nghttp2 is the protocol engine: bytes read from the channel go into
+/// `nghttp2_session_mem_recv`, and what `nghttp2_session_mem_send` produces is written to the
+/// channel. The handler owns the `nghttp2_session` and frees it exactly once when the channel
+/// goes away. Every nghttp2 call happens on the channel's event loop, so the event-loop state
+/// needs no lock (hence `@unchecked Sendable`); only `isUsable` is read from other threads and
+/// lives in a lock.
+final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct Settings: Sendable {
+        var maxMessageSize: Int
+        var keepAliveInterval: Duration
+        var keepAliveTimeout: Duration
+        var userAgent: String
+    }
+
+    let endpoint: EtcdEndpoint
+    let eventLoop: EventLoop
+    let settings: Settings
+    let logger: Logger
+
+    private let usable = NIOLockedValueBox(true)
+    /// The auth token for this member (simple tokens are per member), set after Authenticate.
+    let token = NIOLockedValueBox<String?>(nil)
+
+    // Event-loop state.
+    private var session: OpaquePointer?
+    private var context: ChannelHandlerContext?
+    private var streams: [Int32: GRPCStream] = [:]
+    private var ready: EventLoopPromise<Void>?
+    /// The result of `ready`, kept so a failure that happens before anyone waits is not lost.
+    private let readyFuture: EventLoopFuture<Void>
+    /// Succeeded once the channel is gone (or was never made).
+    private let closed: EventLoopPromise<Void>
+    private var lastError: (any Error)?
+    private var keepAliveTask: RepeatedTask?
+    private var pingTimeout: Scheduled<Void>?
+    private var goAwayReceived = false
+    private var flushing = false
+
+    init(endpoint: EtcdEndpoint, eventLoop: EventLoop, settings: Settings, logger: Logger) {
+        self.endpoint = endpoint
+        self.eventLoop = eventLoop
+        self.settings = settings
+        self.logger = logger
+        let ready = eventLoop.makePromise(of: Void.self)
+        self.ready = ready
+        self.readyFuture = ready.futureResult
+        self.closed = eventLoop.makePromise()
+    }
+
+    /// False once the connection is closed or draining after GOAWAY: new calls go elsewhere.
+    var isUsable: Bool { usable.withLockedValue { $0 } }
+
+    /// Connects and waits for the server's HTTP/2 SETTINGS (so a TLS or protocol failure
+    /// surfaces here, not on the first call), within `timeout`.
+    static func connect(
+        to endpoint: EtcdEndpoint, group: EventLoopGroup, sslContext: NIOSSLContext?, serverName: String?,
+        timeout: Duration, settings: Settings, logger: Logger
+    ) async throws -> GRPCConnection {
+        let eventLoop = group.next()
+        let connection = GRPCConnection(endpoint: endpoint, eventLoop: eventLoop, settings: settings, logger: logger)
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
+                + timeout.components.attoseconds / 1_000_000_000))
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                do {
+                    if let sslContext {
+                        let hostname = serverName ?? (endpoint.hostIsIPAddress ? nil : endpoint.host)
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: sslContext, serverHostname: hostname))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(connection)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+        let channel: Channel
+        do {
+            channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
+        } catch {
+            connection.abandon()
+            throw EtcdError(code: .connectionFailed,
+                            message: "could not connect to etcd at \(endpoint) — is it running and reachable? (scripts/start-stores.sh starts one)",
+                            endpoint: endpoint.description, underlying: error)
+        }
+        let timeoutTask = eventLoop.scheduleTask(in: .init(timeout)) {
+            connection.failReady(EtcdError(code: .connectionFailed,
+                                           message: "etcd at \(endpoint) accepted the connection but did not speak HTTP/2 within \(timeout) — is it an etcd client URL (not the peer port)? does it need TLS?",
+                                           endpoint: endpoint.description))
+            channel.close(promise: nil)
+        }
+        do {
+            try await connection.readyFuture.get()
+            timeoutTask.cancel()
+            return connection
+        } catch {
+            timeoutTask.cancel()
+            channel.close(promise: nil)
+            throw error
+        }
+    }
+
+
+    private func failReady(_ error: EtcdError) {
+        eventLoop.execute {
+            self.ready?.fail(error)
+            self.ready = nil
+        }
+    }
+
+    /// The channel was never made: complete the promises so none leaks.
+    private func abandon() {
+        eventLoop.execute {
+            let error = EtcdError(code: .connectionFailed, message: "not connected", endpoint: self.endpoint.description)
+            self.ready?.fail(error)
+            self.ready = nil
+            self.closed.succeed()
+        }
+    }
+
+    /// Closes the channel and waits until it is closed; open calls have failed by then.
+    func closeAndWait() async {
+        close()
+        try? await closed.futureResult.get()
+    }
+
+    /// Closes the channel; open calls fail with `.unavailable`.
+    func close() {
+        usable.withLockedValue { $0 = false }
+        eventLoop.execute {
+            self.context?.close(promise: nil)
+        }
+    }
+
+    // MARK: Channel events
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.context = context
+        var callbacks: OpaquePointer?
+        nghttp2_session_callbacks_new(&callbacks)
+        defer { nghttp2_session_callbacks_del(callbacks) }
+        nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, namelen, value, valuelen, _, user in
+            let connection = Unmanaged<GRPCConnection>.fromOpaque(user!).takeUnretainedValue()
+            connection.receivedHeader(
+                streamID: frame!.pointee.hd.stream_id,
+                name: String(decoding: UnsafeBufferPointer(start: name, count: namelen), as: UTF8.self),
+                value: String(decoding: UnsafeBufferPointer(start: value, count: valuelen), as: UTF8.self))
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, user in
+            let connection = Unmanaged<GRPCConnection>.fromOpaque(user!).takeUnretainedValue()
+            connection.receivedData(streamID: streamID, UnsafeBufferPointer(start: data, count: length))
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, errorCode, user in
+            let connection = Unmanaged<GRPCConnection>.fromOpaque(user!).takeUnretainedValue()
+            connection.streamClosed(streamID: streamID, errorCode: errorCode)
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, user in
+            let connection = Unmanaged<GRPCConnection>.fromOpaque(user!).takeUnretainedValue()
+            connection.receivedFrame(frame!.pointee)
+            return 0
+        }
+        // The pipeline retains this handler for as long as the session exists (freed in channelInactive).
+        // Closed streams are not retained (we use no priority tree), so state stays bounded.
+        var options: OpaquePointer?
+        nghttp2_option_new(&options)
+        defer { nghttp2_option_del(options) }
+        nghttp2_option_set_no_closed_streams(options, 1)
+        let rc = nghttp2_session_client_new2(&session, callbacks, Unmanaged.passUnretained(self).toOpaque(), options)
+        guard rc == 0 else {
+            lastError = EtcdError(code: .internal, message: "nghttp2_session_client_new failed (\(rc))")
+            context.close(promise: nil)
+            return
+        }
+        var entries = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: 4 << 20),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: 1 << 20),
+        ]
+        nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
+        nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, 16 << 20)
+        flush()
+        let interval = TimeAmount(settings.keepAliveInterval)
+        keepAliveTask = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+            self?.sendKeepAlivePing()
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        guard let session else { return }
+        let rc = buffer.withUnsafeReadableBytes { bytes in
+            nghttp2_session_mem_recv(session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+        }
+        buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+        if rc < 0 {
+            let text = String(cString: nghttp2_strerror(Int32(rc)))
+            lastError = EtcdError(code: .protocolError,
+                                  message: "HTTP/2 protocol error from etcd at \(endpoint): \(text) — is this an etcd client URL?",
+                                  endpoint: endpoint.description)
+            context.close(promise: nil)
+            return
+        }
+        flush()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if lastError == nil { lastError = error }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        usable.withLockedValue { $0 = false }
+        keepAliveTask?.cancel()
+        keepAliveTask = nil
+        pingTimeout?.cancel()
+        pingTimeout = nil
+        let error = connectionLostError()
+        ready?.fail(error)
+        ready = nil
+        let open = streams
+        streams.removeAll()
+        if let session {
+            nghttp2_session_del(session)
+            self.session = nil
+        }
+        for (_, stream) in open.sorted(by: { $0.key < $1.key }) {
+            finish(stream, error: error)
+        }
+        self.context = nil
+        closed.succeed()
+        context.fireChannelInactive()
+    }
+
+    private func connectionLostError() -> EtcdError {
+        if let error = lastError as? EtcdError { return error }
+        if let error = lastError, error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
+            return EtcdError(code: .tlsFailure,
+                             message: "TLS with etcd at \(endpoint) failed: \(error) — check Configuration.tls (CA file, server name, client certificate)",
+                             endpoint: endpoint.description, underlying: error)
+        }
+        return EtcdError(code: .unavailable,
+                         message: "the connection to etcd at \(endpoint) was lost\(lastError.map { " (\($0))" } ?? "") — the client reconnects, possibly to another endpoint",
+                         endpoint: endpoint.description, underlying: lastError)
+    }
+
+    // MARK: Calls (event loop)
+
+    /// Opens a call: submits the request headers; `stream.send` supplies the messages.
+    func start(_ stream: GRPCStream, metadata: [(String, String)], timeout: Duration?) {
+        eventLoop.preconditionInEventLoop()
+        guard !stream.finished else { return }
+        if stream.cancelRequested {
+            finish(stream, error: EtcdError(code: .cancelled, message: "the call was cancelled", endpoint: endpoint.description))
+            return
+        }
+        guard let session, !goAwayReceived else {
+            var error = EtcdError(code: .unavailable, message: "the connection to etcd at \(endpoint) is closing — retry",
+                                  endpoint: endpoint.description)
+            error.notProcessed = true
+            finish(stream, error: error)
+            return
+        }
+        var headers: [(String, String)] = [
+            (":method", "POST"), (":scheme", endpoint.tls ? "https" : "http"), (":path", stream.path),
+            (":authority", endpoint.authority), ("content-type", "application/grpc"), ("te", "trailers"),
+            ("user-agent", settings.userAgent),
+        ]
+        if let timeout { headers.append(("grpc-timeout", GRPCFraming.timeoutHeader(timeout))) }
+        headers.append(contentsOf: metadata)
+        // One contiguous buffer for every name and value; nghttp2 copies them during submit.
+        var blob = [UInt8]()
+        var spans: [(name: Int, nameLength: Int, value: Int, valueLength: Int)] = []
+        for (name, value) in headers {
+            let nameStart = blob.count
+            blob.append(contentsOf: name.utf8)
+            let valueStart = blob.count
+            blob.append(contentsOf: value.utf8)
+            spans.append((nameStart, name.utf8.count, valueStart, value.utf8.count))
+        }
+        blob.append(0)
+        var provider = nghttp2_data_provider()
+        provider.read_callback = { _, streamID, buffer, length, flags, _, user in
+            let connection = Unmanaged<GRPCConnection>.fromOpaque(user!).takeUnretainedValue()
+            return connection.readRequestBody(streamID: streamID, into: buffer!, length: length, flags: flags!)
+        }
+        let streamID: Int32 = blob.withUnsafeMutableBufferPointer { bytes in
+            let base = bytes.baseAddress!
+            let nva = spans.map {
+                nghttp2_nv(name: base + $0.name, value: base + $0.value, namelen: $0.nameLength,
+                           valuelen: $0.valueLength, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+            }
+            return nva.withUnsafeBufferPointer { nghttp2_submit_request(session, nil, $0.baseAddress, $0.count, &provider, nil) }
+        }
+        guard streamID > 0 else {
+            let text = String(cString: nghttp2_strerror(streamID))
+            var error = EtcdError(code: .unavailable, message: "could not start a call to etcd at \(endpoint): \(text) — retry",
+                                  endpoint: endpoint.description)
+            error.notProcessed = true
+            finish(stream, error: error)
+            return
+        }
+        stream.streamID = streamID
+        stream.started = true
+        streams[streamID] = stream
+        if let timeout {
+            stream.deadline = eventLoop.scheduleTask(in: .init(timeout)) { [weak self, weak stream] in
+                guard let self, let stream else { return }
+                self.cancel(stream, error: EtcdError(
+                    code: .deadlineExceeded,
+                    message: "etcd at \(self.endpoint) did not answer \(stream.path) within \(timeout) — is it overloaded, stopped or partitioned? the call may or may not have been applied",
+                    endpoint: self.endpoint.description))
+            }
+        }
+        flush()
+    }
+
+    /// Appends framed request bytes to a call (resuming its deferred DATA).
+    func queue(_ framed: [UInt8], end: Bool, on stream: GRPCStream) {
+        guard !stream.finished else { return }
+        stream.outbound.append(contentsOf: framed)
+        if end { stream.endOfRequest = true }
+        if stream.started, stream.deferred, let session {
+            stream.deferred = false
+            nghttp2_session_resume_data(session, stream.streamID)
+            flush()
+        }
+    }
+
+    /// Cancels a call with `error`: RST_STREAM(CANCEL) when it was started, then `onClose(error)`.
+    func cancel(_ stream: GRPCStream, error: EtcdError) {
+        guard !stream.finished else { return }
+        guard stream.started else {
+            stream.cancelRequested = true
+            return
+        }
+        // Forget the stream first: flushing the RST closes it inside nghttp2, and that close
+        // must not be reported as a reset by the server.
+        streams[stream.streamID] = nil
+        finish(stream, error: error)
+        if let session, stream.streamID > 0 {
+            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.streamID,
+                                      NGHTTP2_CANCEL.rawValue)
+            flush()
+        }
+    }
+
+    private func finish(_ stream: GRPCStream, error: EtcdError?) {
+        guard !stream.finished else { return }
+        stream.finished = true
+        stream.deadline?.cancel()
+        stream.deadline = nil
+        stream.outbound = []
+        stream.inbound = []
+        stream.onClose(error)
+        stream.onClose = { _ in }
+        stream.onMessage = { _ in }
+    }
+
+    // MARK: nghttp2 callbacks (event loop, inside mem_recv / mem_send)
+
+    private func readRequestBody(streamID: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int,
+                                 flags: UnsafeMutablePointer<UInt32>) -> Int {
+        guard let stream = streams[streamID] else {
+            flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+            return 0
+        }
+        let n = min(length, stream.pendingOutbound)
+        if n > 0 {
+            stream.outbound.withUnsafeBufferPointer { source in
+                buffer.update(from: source.baseAddress! + stream.outboundOffset, count: n)
+            }
+            stream.outboundOffset += n
+            if stream.outboundOffset == stream.outbound.count {
+                stream.outbound.removeAll(keepingCapacity: true)
+                stream.outboundOffset = 0
+            } else if stream.outboundOffset > 65_536 {
+                stream.outbound.removeFirst(stream.outboundOffset)
+                stream.outboundOffset = 0
+            }
+        }
+        if stream.pendingOutbound == 0 {
+            if stream.endOfRequest {
+                flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+            } else if n == 0 {
+                stream.deferred = true
+                return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+            }
+        }
+        return n
+    }
+
+    private func receivedHeader(streamID: Int32, name: String, value: String) {
+        guard let stream = streams[streamID] else { return }
+        switch name {
+        case ":status": stream.httpStatus = Int(value)
+        case "grpc-status": stream.grpcStatus = Int(value)
+        case "grpc-message": stream.grpcMessage = GRPCFraming.percentDecode(value)
+        default: break
+        }
+    }
+
+    private func receivedData(streamID: Int32, _ data: UnsafeBufferPointer<UInt8>) {
+        guard let stream = streams[streamID], !stream.finished else { return }
+        stream.inbound.append(contentsOf: data)
+        while true {
+            switch GRPCFraming.next(stream.inbound, offset: &stream.inboundOffset, maxMessageSize: settings.maxMessageSize) {
+            case .message(let message):
+                stream.onMessage(message)
+            case .needMoreData:
+                if stream.inboundOffset > 0 {
+                    stream.inbound.removeFirst(stream.inboundOffset)
+                    stream.inboundOffset = 0
+                }
+                return
+            case .tooLarge(let size):
+                let error = EtcdError(code: .resourceExhausted,
+                                      message: "etcd at \(endpoint) sent a \(size)-byte message on \(stream.path), over Configuration.maxMessageSize (\(settings.maxMessageSize)) — raise it or ask for less (limit, keysOnly)",
+                                      endpoint: endpoint.description)
+                rstAndFinish(stream, error: error)
+                return
+            case .compressed:
+                rstAndFinish(stream, error: EtcdError(code: .protocolError,
+                                                      message: "etcd at \(endpoint) sent a compressed message, which this client never asked for",
+                                                      endpoint: endpoint.description))
+                return
+            }
+        }
+    }
+
+    /// Inside a callback: RST the stream (sent by the next flush) and report `error`.
+    private func rstAndFinish(_ stream: GRPCStream, error: EtcdError) {
+        streams[stream.streamID] = nil
+        finish(stream, error: error)
+        if let session {
+            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.streamID,
+                                      NGHTTP2_CANCEL.rawValue)
+        }
+        eventLoop.execute { self.flush() }
+    }
+
+    private func streamClosed(streamID: Int32, errorCode: UInt32) {
+        guard let stream = streams.removeValue(forKey: streamID) else { return }
+        if let status = stream.grpcStatus {
+            if status == 0 {
+                finish(stream, error: nil)
+            } else {
+                finish(stream, error: .fromStatus(status, message: stream.grpcMessage ?? "", endpoint: endpoint.description))
+            }
+            return
+        }
+        if errorCode == NGHTTP2_REFUSED_STREAM.rawValue {
+            var error = EtcdError(code: .unavailable,
+                                  message: "etcd at \(endpoint) refused the stream before processing it (GOAWAY or stream limit) — retried elsewhere",
+                                  endpoint: endpoint.description)
+            error.notProcessed = true
+            finish(stream, error: error)
+        } else if errorCode != 0 {
+            finish(stream, error: EtcdError(code: .unavailable,
+                                            message: "etcd at \(endpoint) reset the stream \(stream.path) (HTTP/2 error \(errorCode)) — retry",
+                                            endpoint: endpoint.description))
+        } else if let http = stream.httpStatus, http != 200 {
+            finish(stream, error: EtcdError(code: http == 404 ? .unimplemented : .unavailable,
+                                            message: "etcd at \(endpoint) answered \(stream.path) with HTTP \(http) and no gRPC status — is this an etcd v3 client URL?",
+                                            endpoint: endpoint.description))
+        } else {
+            finish(stream, error: EtcdError(code: .protocolError,
+                                            message: "etcd at \(endpoint) ended \(stream.path) without a grpc-status",
+                                            endpoint: endpoint.description))
+        }
+    }
+
+    private func receivedFrame(_ frame: nghttp2_frame) {
+        switch UInt32(frame.hd.type) {
+        case NGHTTP2_SETTINGS.rawValue:
+            if let ready {
+                self.ready = nil
+                ready.succeed()
+            }
+        case NGHTTP2_PING.rawValue:
+            if frame.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 {
+                pingTimeout?.cancel()
+                pingTimeout = nil
+            }
+        case NGHTTP2_GOAWAY.rawValue:
+            goAwayReceived = true
+            usable.withLockedValue { $0 = false }
+            logger.debug("etcd sent GOAWAY", metadata: [
+                "endpoint": "\(endpoint)", "last-stream-id": "\(frame.goaway.last_stream_id)",
+                "error-code": "\(frame.goaway.error_code)",
+            ])
+        default:
+            break
+        }
+    }
+
+    // MARK: Output
+
+    private func sendKeepAlivePing() {
+        guard let session, pingTimeout == nil else { return }
+        nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
+        flush()
+        pingTimeout = eventLoop.scheduleTask(in: .init(settings.keepAliveTimeout)) { [weak self] in
+            guard let self else { return }
+            self.lastError = EtcdError(code: .unavailable,
+                                       message: "etcd at \(self.endpoint) did not answer a keepalive PING within \(self.settings.keepAliveTimeout) — the connection is considered dead",
+                                       endpoint: self.endpoint.description)
+            self.context?.close(promise: nil)
+        }
+    }
+
+    /// Writes everything nghttp2 wants to send, then closes the connection if nghttp2 is done with it.
+    func flush() {
+        guard let session, let context, !flushing else { return }
+        flushing = true
+        defer { flushing = false }
+        var wrote = false
+        while true {
+            var chunk: UnsafePointer<UInt8>?
+            let n = nghttp2_session_mem_send(session, &chunk)
+            if n < 0 {
+                lastError = EtcdError(code: .protocolError,
+                                      message: "nghttp2 failed to send to \(endpoint): \(String(cString: nghttp2_strerror(Int32(n))))",
+                                      endpoint: endpoint.description)
+                context.close(promise: nil)
+                return
+            }
+            if n == 0 { break }
+            var buffer = context.channel.allocator.buffer(capacity: n)
+            buffer.writeBytes(UnsafeRawBufferPointer(start: chunk, count: n))
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            wrote = true
+        }
+        if wrote { context.flush() }
+        if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 {
+            context.close(promise: nil)
+        }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,269 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// The client's connection manager: one HTTP/2 connection at a time to the current endpoint,
+/// moving to the next endpoint when a connection fails or the member is unavailable, with
+/// retries (reads always, writes only when the server cannot have applied them) and
+/// authentication (the token is per member, so each new connection authenticates).
+final class GRPCTransport: Sendable {
+    let endpoints: [EtcdEndpoint]
+    let configuration: EtcdClient.Configuration
+    let group: any EventLoopGroup
+    let sslContext: NIOSSLContext?
+    let logger: Logger
+
+    private struct State {
+        var index = 0
+        var connection: GRPCConnection?
+        var connecting: EventLoopFuture<GRPCConnection>?
+        var closed = false
+    }
+    private let state = NIOLockedValueBox(State())
+
+    init(configuration: EtcdClient.Configuration) throws {
+        guard !configuration.endpoints.isEmpty else {
+            throw EtcdError.invalidArgument("no etcd endpoints configured — pass e.g. [\"http://127.0.0.1:2379\"]")
+        }
+        let endpoints = try configuration.endpoints.map { try EtcdEndpoint.parse($0, defaultTLS: configuration.tls != nil) }
+        self.endpoints = endpoints
+        self.configuration = configuration
+        self.group = configuration.eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
+        self.logger = configuration.logger
+        if endpoints.contains(where: \.tls) {
+            self.sslContext = try (configuration.tls ?? .init()).makeContext()
+        } else {
+            self.sslContext = nil
+        }
+    }
+
+    var currentEndpoint: String {
+        state.withLockedValue { endpoints[$0.index].description }
+    }
+
+    // MARK: Connections
+
+    /// The current connection, connecting (and authenticating) first when there is none.
+    func connection() async throws -> GRPCConnection {
+        enum Action {
+            case use(GRPCConnection)
+            case wait(EventLoopFuture<GRPCConnection>)
+            case connect(EventLoopPromise<GRPCConnection>, Int)
+            case closed
+        }
+        let action: Action = state.withLockedValue { state in
+            if state.closed { return .closed }
+            if let connection = state.connection {
+                if connection.isUsable { return .use(connection) }
+                state.connection = nil
+            }
+            if let connecting = state.connecting { return .wait(connecting) }
+            let promise = group.next().makePromise(of: GRPCConnection.self)
+            state.connecting = promise.futureResult
+            return .connect(promise, state.index)
+        }
+        switch action {
+        case .closed:
+            throw EtcdError.closed()
+        case .use(let connection):
+            return connection
+        case .wait(let future):
+            return try await future.get()
+        case .connect(let promise, let start):
+            do {
+                let (connection, index) = try await connectAny(from: start)
+                let closed = state.withLockedValue { state in
+                    state.connecting = nil
+                    if state.closed { return true }
+                    state.connection = connection
+                    state.index = index
+                    return false
+                }
+                if closed {
+                    connection.close()
+                    promise.fail(EtcdError.closed())
+                    throw EtcdError.closed()
+                }
+                promise.succeed(connection)
+                return connection
+            } catch {
+                state.withLockedValue { $0.connecting = nil }
+                promise.fail(error)
+                throw error
+            }
+        }
+    }
+
+    private func connectAny(from start: Int) async throws -> (GRPCConnection, Int) {
+        var failures: [String] = []
+        var lastError: EtcdError?
+        for offset in 0..<endpoints.count {
+            let index = (start + offset) % endpoints.count
+            let endpoint = endpoints[index]
+            do {
+                let connection = try await GRPCConnection.connect(
+                    to: endpoint, group: group, sslContext: endpoint.tls ? sslContext : nil,
+                    serverName: configuration.tls?.serverName, timeout: configuration.timeouts.connect,
+                    settings: .init(maxMessageSize: configuration.maxResponseSize,
+                                    keepAliveInterval: configuration.keepAlive.interval,
+                                    keepAliveTimeout: configuration.keepAlive.timeout,
+                                    userAgent: "autocluster-etcd/1"),
+                    logger: logger)
+                if configuration.credentials != nil {
+                    do {
+                        try await authenticate(connection)
+                    } catch let error as EtcdError where !error.isUnavailable && error.code != .deadlineExceeded {
+                        connection.close()
+                        throw error  // wrong password etc.: the same on every member
+                    } catch let error as EtcdError {
+                        connection.close()
+                        failures.append("\(endpoint): \(error.message)")
+                        lastError = error
+                        continue
+                    }
+                }
+                logger.debug("connected to etcd", metadata: ["endpoint": "\(endpoint)"])
+                return (connection, index)
+            } catch let error as EtcdError where error.code == .connectionFailed || error.code == .unavailable {
+                failures.append("\(endpoint): \(error.underlying.map { "\($0)" } ?? error.message)")
+                lastError = error
+            }
+        }
+        throw EtcdError(code: .connectionFailed,
+                        message: "could not connect to any etcd endpoint (\(failures.joined(separator: "; "))) — are they running and reachable? (scripts/start-stores.sh starts one)",
+                        endpoint: endpoints[start].description, underlying: lastError)
+    }
+
+    /// Authenticate with the configured credentials on `connection`, storing its token.
+    func authenticate(_ connection: GRPCConnection) async throws {
+        guard let credentials = configuration.credentials else { return }
+        let request = Proto.authenticateRequest(name: credentials.username, password: credentials.password)
+        let response = try await connection.unary("/etcdserverpb.Auth/Authenticate", request: request, metadata: [],
+                                                  timeout: configuration.timeouts.request)
+        let token = try Proto.authenticateResponse(response, endpoint: connection.endpoint)
+        connection.token.withLockedValue { $0 = token }
+    }
+
+    /// Forget `connection` (closing it) and move to the next endpoint.
+    func connectionFailed(_ connection: GRPCConnection) {
+        let moved = state.withLockedValue { state -> Bool in
+            guard state.connection === connection else { return false }
+            state.connection = nil
+            state.index = (state.index + 1) % endpoints.count
+            return true
+        }
+        if moved {
+            logger.debug("moving to the next etcd endpoint", metadata: ["failed": "\(connection.endpoint)"])
+        }
+        connection.close()
+    }
+
+    /// Connect to the next endpoint for new calls (after a member change), keeping `connection`'s
+    /// streams running until they end.
+    /// The old connection is closed once its calls had time to finish (one request timeout).
+    func rotate(away connection: GRPCConnection) {
+        let moved = state.withLockedValue { state -> Bool in
+            guard state.connection === connection else { return false }
+            state.connection = nil
+            state.index = (state.index + 1) % endpoints.count
+            return true
+        }
+        if moved {
+            logger.debug("moving new calls to the next etcd endpoint", metadata: ["from": "\(connection.endpoint)"])
+            connection.eventLoop.scheduleTask(in: TimeAmount(configuration.timeouts.request)) { connection.close() }
+        }
+    }
+
+    /// Closes the current connection (its open calls fail) and refuses new calls.
+    func close() async {
+        let connection = state.withLockedValue { state -> GRPCConnection? in
+            state.closed = true
+            defer { state.connection = nil }
+            return state.connection
+        }
+        if let connection { await connection.closeAndWait() }
+    }
+
+    var isClosed: Bool { state.withLockedValue { $0.closed } }
+
+    // MARK: Calls
+
+    func metadata(for connection: GRPCConnection, extra: [(String, String)] = []) -> [(String, String)] {
+        var metadata = extra
+        if let token = connection.token.withLockedValue({ $0 }) { metadata.append(("token", token)) }
+        return metadata
+    }
+
+    /// A unary call with failover: `idempotent` calls are retried on any unavailability; others
+    /// only when the server cannot have applied them. An invalid token is refreshed once.
+    func unary(_ path: String, request: [UInt8], idempotent: Bool) async throws -> (response: [UInt8], endpoint: EtcdEndpoint) {
+        guard request.count <= configuration.maxRequestSize else {
+            throw EtcdError(code: .invalidArgument,
+                            message: "the request to \(path) is \(request.count) bytes, over Configuration.maxRequestSize (\(configuration.maxRequestSize); etcd's default --max-request-bytes is 1.5 MiB) — store less per key")
+        }
+        var attempt = 0
+        var reauthenticated = false
+        var backoff = configuration.retry.initialBackoff
+        while true {
+            attempt += 1
+            if Task.isCancelled {
+                throw EtcdError(code: .cancelled, message: "the call to \(path) was cancelled")
+            }
+            let connection: GRPCConnection
+            do {
+                connection = try await self.connection()
+            } catch let error as EtcdError where error.code == .connectionFailed && attempt < configuration.retry.maxAttempts {
+                try await sleep(&backoff)
+                continue
+            }
+            do {
+                let response = try await connection.unary(path, request: request, metadata: metadata(for: connection),
+                                                          timeout: configuration.timeouts.request)
+                return (response, connection.endpoint)
+            } catch let error as EtcdError {
+                if isClosed { throw EtcdError.closed() }
+                if error.code == .unauthenticated, configuration.credentials != nil, !reauthenticated,
+                   error.serverMessage?.contains("invalid auth token") == true {
+                    reauthenticated = true
+                    logger.debug("etcd token invalid; re-authenticating", metadata: ["endpoint": "\(connection.endpoint)"])
+                    try await authenticate(connection)
+                    continue
+                }
+                let retryable: Bool
+                if error.isUnavailable && error.notProcessed && !connection.isUsable {
+                    // GOAWAY: leave the draining connection to finish its other calls.
+                    rotate(away: connection)
+                    retryable = true
+                } else if error.isUnavailable {
+                    connectionFailed(connection)
+                    retryable = idempotent || error.notProcessed
+                } else if error.code == .deadlineExceeded, endpoints.count > 1 {
+                    // Maybe this member is partitioned or overloaded: new calls go to the next one,
+                    // while the other calls on this connection may still finish.
+                    rotate(away: connection)
+                    retryable = idempotent
+                } else {
+                    retryable = false
+                }
+                if retryable && attempt < configuration.retry.maxAttempts && !isClosed {
+                    logger.debug("retrying etcd call", metadata: ["path": "\(path)", "attempt": "\(attempt)", "error": "\(error.message)"])
+                    try await sleep(&backoff)
+                    continue
+                }
+                throw error
+            }
+        }
+    }
+
+    private func sleep(_ backoff: inout Duration) async throws {
+        let jitter = Double.random(in: 0.8...1.2)
+        do {
+            try await Task.sleep(for: backoff * jitter)
+        } catch {
+            throw EtcdError(code: .cancelled, message: "the call was cancelled while waiting to retry")
+        }
+        backoff = min(backoff * 2, configuration.retry.maxBackoff)
+    }
+}

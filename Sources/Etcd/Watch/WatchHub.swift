@@ -1,0 +1,210 @@
+import Logging
+import NIOConcurrencyHelpers
+
+/// The client's one gRPC Watch stream, multiplexing every watcher (client-assigned watch IDs).
+///
+/// A driver task owns the stream: it (re)connects, re-creates every watcher from its next
+/// revision, and routes responses. State shared with `watch`/termination lives in a lock.
+final class WatchHub: Sendable {
+    private struct Watcher {
+        var key: [UInt8]
+        var rangeEnd: [UInt8]?
+        var prevKV: Bool
+        var progressNotify: Bool
+        /// The revision to (re)start from; 0 = "from now" until the server confirms creation.
+        var nextRevision: Int64
+        var continuation: AsyncThrowingStream<EtcdWatchEvent, any Error>.Continuation
+    }
+
+    private struct State {
+        var watchers: [Int64: Watcher] = [:]
+        var nextID: Int64 = 1
+        var stream: GRPCStream?
+        var driver: Task<Void, Never>?
+        var closed = false
+    }
+
+    private let transport: GRPCTransport
+    private let state = NIOLockedValueBox(State())
+
+    init(transport: GRPCTransport) {
+        self.transport = transport
+    }
+
+    func watch(key: [UInt8], rangeEnd: [UInt8]?, fromRevision: Int64?, prevKV: Bool, progressNotify: Bool) -> EtcdWatch {
+        let (events, continuation) = AsyncThrowingStream<EtcdWatchEvent, any Error>.makeStream()
+        if key.isEmpty {
+            continuation.finish(throwing: EtcdError.invalidArgument("the watched key is empty — etcd keys must have at least one byte"))
+            return EtcdWatch(events: events)
+        }
+        let id: Int64? = state.withLockedValue { state in
+            if state.closed { return nil }
+            let id = state.nextID
+            state.nextID += 1
+            let watcher = Watcher(key: key, rangeEnd: rangeEnd, prevKV: prevKV, progressNotify: progressNotify,
+                                  nextRevision: max(0, fromRevision ?? 0), continuation: continuation)
+            state.watchers[id] = watcher
+            if let stream = state.stream {
+                stream.send(Self.createRequest(watcher, id: id))
+            }
+            if state.driver == nil {
+                state.driver = Task { await self.run() }
+            }
+            return id
+        }
+        guard let id else {
+            continuation.finish(throwing: EtcdError.closed())
+            return EtcdWatch(events: events)
+        }
+        continuation.onTermination = { [weak self] _ in self?.remove(id) }
+        return EtcdWatch(events: events)
+    }
+
+    private static func createRequest(_ watcher: Watcher, id: Int64) -> [UInt8] {
+        Proto.watchCreate(key: watcher.key, rangeEnd: watcher.rangeEnd, startRevision: watcher.nextRevision,
+                          prevKV: watcher.prevKV, progressNotify: watcher.progressNotify, watchID: id)
+    }
+
+    /// The consumer ended the sequence: forget the watcher and cancel it on the server.
+    private func remove(_ id: Int64) {
+        state.withLockedValue { state in
+            guard state.watchers.removeValue(forKey: id) != nil else { return }
+            state.stream?.send(Proto.watchCancel(watchID: id))
+        }
+    }
+
+    func close() {
+        let (watchers, driver, stream) = state.withLockedValue { state in
+            state.closed = true
+            defer {
+                state.watchers = [:]
+                state.driver = nil
+                state.stream = nil
+            }
+            return (state.watchers, state.driver, state.stream)
+        }
+        driver?.cancel()
+        stream?.cancel()
+        for watcher in watchers.values {
+            watcher.continuation.finish(throwing: EtcdError.closed())
+        }
+    }
+
+    private var isClosed: Bool { state.withLockedValue { $0.closed } }
+
+    // MARK: Driver
+
+    private func run() async {
+        let retry = transport.configuration.retry
+        var backoff = retry.initialBackoff
+        while !isClosed && !Task.isCancelled {
+            let connection: GRPCConnection
+            do {
+                connection = try await transport.connection()
+            } catch {
+                if isClosed { return }
+                transport.logger.debug("watch: cannot connect; retrying", metadata: ["error": "\(error)"])
+                if !(await pause(&backoff)) { return }
+                continue
+            }
+            // "hasleader": a member that loses its leader cancels the stream, so we move on.
+            let (stream, messages) = connection.openStream(
+                "/etcdserverpb.Watch/Watch",
+                metadata: transport.metadata(for: connection, extra: [("hasleader", "true")]))
+            let started = state.withLockedValue { state -> Bool in
+                if state.closed { return false }
+                state.stream = stream
+                for (id, watcher) in state.watchers.sorted(by: { $0.key < $1.key }) {
+                    stream.send(Self.createRequest(watcher, id: id))
+                }
+                return true
+            }
+            guard started else {
+                stream.cancel()
+                return
+            }
+            do {
+                for try await message in messages {
+                    let response = try Proto.decodeWatchResponse(message, endpoint: connection.endpoint)
+                    handle(response, endpoint: connection.endpoint)
+                    backoff = retry.initialBackoff
+                }
+                transport.logger.debug("watch: stream ended by etcd; reconnecting", metadata: ["endpoint": "\(connection.endpoint)"])
+            } catch let error as EtcdError {
+                transport.logger.debug("watch: stream failed; resuming", metadata: ["endpoint": "\(connection.endpoint)", "error": "\(error.message)"])
+                if error.code == .unauthenticated {
+                    try? await transport.authenticate(connection)
+                } else if error.isUnavailable || error.code == .protocolError {
+                    transport.connectionFailed(connection)
+                }
+            } catch {
+                transport.logger.debug("watch: stream failed; resuming", metadata: ["error": "\(error)"])
+            }
+            stream.cancel()
+            state.withLockedValue { state in
+                if state.stream === stream { state.stream = nil }
+            }
+            if !(await pause(&backoff)) { return }
+        }
+    }
+
+    /// Sleeps `backoff` (then doubles it); false when the hub was closed or the task cancelled.
+    private func pause(_ backoff: inout Duration) async -> Bool {
+        do {
+            try await Task.sleep(for: backoff)
+        } catch {
+            return false
+        }
+        backoff = min(backoff * 2, transport.configuration.retry.maxBackoff)
+        return !isClosed
+    }
+
+    private func handle(_ response: WatchResponseMessage, endpoint: EtcdEndpoint) {
+        enum Outcome {
+            case none
+            case events(AsyncThrowingStream<EtcdWatchEvent, any Error>.Continuation, [EtcdWatchEvent])
+            case finish(AsyncThrowingStream<EtcdWatchEvent, any Error>.Continuation, EtcdError?)
+        }
+        var pending: [EtcdWatchEvent] = []
+        let outcome: Outcome = state.withLockedValue { state in
+            guard var watcher = state.watchers[response.watchID] else { return .none }
+            if response.created && watcher.nextRevision == 0 {
+                watcher.nextRevision = response.header.revision + 1
+            }
+            if let last = response.events.last {
+                watcher.nextRevision = last.kv.modRevision + 1
+                pending = response.events
+            } else if !response.created && !response.canceled && response.header.revision >= watcher.nextRevision {
+                // A progress notification: every event up to header.revision has been delivered.
+                watcher.nextRevision = response.header.revision + 1
+            }
+            if response.canceled {
+                state.watchers[response.watchID] = nil
+                let error: EtcdError
+                if response.compactRevision > 0 {
+                    error = EtcdError(code: .compacted,
+                                      message: "etcd at \(endpoint) compacted the watched history up to revision \(response.compactRevision) — watch again from revision \(response.compactRevision) or later (after re-reading the current state)",
+                                      serverMessage: "mvcc: required revision has been compacted",
+                                      endpoint: endpoint.description, compactRevision: response.compactRevision)
+                } else {
+                    error = EtcdError(code: .watchCanceled,
+                                      message: "etcd at \(endpoint) cancelled the watch\(response.cancelReason.isEmpty ? "" : ": \(response.cancelReason)") — check permissions on the key, then watch again",
+                                      serverMessage: response.cancelReason.isEmpty ? nil : response.cancelReason,
+                                      endpoint: endpoint.description)
+                }
+                return .finish(watcher.continuation, error)
+            }
+            state.watchers[response.watchID] = watcher
+            return pending.isEmpty ? .none : .events(watcher.continuation, pending)
+        }
+        switch outcome {
+        case .none:
+            break
+        case .events(let continuation, let events):
+            for event in events { continuation.yield(event) }
+        case .finish(let continuation, let error):
+            for event in pending { continuation.yield(event) }
+            continuation.finish(throwing: error)
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Consul
+
+
+/// The node list in Consul's KV store: the key without its leading `/`, version = `ModifyIndex`.
+///
+/// Create-if-absent is `PUT ?cas=0`, compare-and-swap `PUT ?cas=ModifyIndex`; every read that
+/// feeds a swap is `?consistent`. Consul's PUT answers only true/false, so the new index is
+/// read back (consistently) after a successful write.
+public struct ConsulNodeListBackend: NodeListBackend {
+    /// The client the backend uses (not shut down by it).
+    public let client: ConsulClient
+
+    /// Creates the backend over a client.
+    public init(client: ConsulClient) { self.client = client }
+
+    public var storeName: String { "Consul" }
+
+    static func consulKey(_ key: String) -> String {
+        key.hasPrefix("/") ? String(key.dropFirst()) : key
+    }
+
+    public func read(key: String) async throws -> VersionedValue? {
+        try await client.kv.get(Self.consulKey(key), consistency: .consistent).map {
+            VersionedValue(bytes: $0.value, version: $0.modifyIndex)
+        }
+    }
+
+    public func createIfAbsent(key: String, value: [UInt8]) async throws -> CreateResult {
+        while true {
+            if try await client.kv.put(Self.consulKey(key), value: value, cas: 0) {
+                return .created(version: try await read(key: key)?.version ?? 0)
+            }
+            if let current = try await read(key: key) { return .exists(current) }
+        }
+    }
+
+    public func compareAndSwap(key: String, expected: UInt64, value: [UInt8]) async throws -> SwapResult {
+        // cas=0 would mean create-if-absent; a list that exists never has index 0.
+        guard expected != 0 else { return .conflict(current: try await read(key: key)) }
+        if try await client.kv.put(Self.consulKey(key), value: value, cas: expected) {
+            return .swapped(version: try await read(key: key)?.version ?? expected)
+        }
+        return .conflict(current: try await read(key: key))
+    }
+
+    public func changes(key: String) -> AsyncThrowingStream<VersionedValue?, any Error> {
+        let client = self.client
+        let consulKey = Self.consulKey(key)
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await value in client.kv.watch(consulKey) {
+                        continuation.yield(value.map { VersionedValue(bytes: $0.value, version: $0.modifyIndex) })
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+extension NodeListBackend where Self == ConsulNodeListBackend {
+    /// The node list in Consul, through `client`.
+    public static func consul(_ client: ConsulClient) -> ConsulNodeListBackend { ConsulNodeListBackend(client: client) }
+}

@@ -1,0 +1,92 @@
+import ZooKeeper
+
+
+/// The node list in ZooKeeper: the key is the znode path (missing parents are created,
+/// persistent and empty), version = `stat.version`.
+///
+/// Create-if-absent is `create` (NodeExists → read); compare-and-swap is `set(version:)`
+/// (BadVersion → read the fresh value).
+public struct ZooKeeperNodeListBackend: NodeListBackend {
+    /// The client the backend uses (not closed by it).
+    public let client: ZooKeeperClient
+
+    /// Creates the backend over a connected client.
+    public init(client: ZooKeeperClient) { self.client = client }
+
+    public var storeName: String { "ZooKeeper" }
+
+    public func read(key: String) async throws -> VersionedValue? {
+        do {
+            let (data, stat) = try await client.get(key)
+            return VersionedValue(bytes: data, version: UInt64(stat.version))
+        } catch let error as ZooKeeperError where error.code == .noNode {
+            return nil
+        }
+    }
+
+    public func createIfAbsent(key: String, value: [UInt8]) async throws -> CreateResult {
+        while true {
+            do {
+                _ = try await client.create(key, data: value, mode: .persistent, acl: .openUnsafe)
+                return .created(version: 0)
+            } catch let error as ZooKeeperError where error.code == .noNode {
+                try await createParents(of: key)
+            } catch let error as ZooKeeperError where error.code == .nodeExists {
+                if let current = try await read(key: key) { return .exists(current) }
+                // Deleted again in between: try to create it once more.
+            }
+        }
+    }
+
+    public func compareAndSwap(key: String, expected: UInt64, value: [UInt8]) async throws -> SwapResult {
+        guard let version = Int32(exactly: expected) else { return .conflict(current: try await read(key: key)) }
+        do {
+            let stat = try await client.set(key, data: value, version: version)
+            return .swapped(version: UInt64(stat.version))
+        } catch let error as ZooKeeperError where error.code == .badVersion || error.code == .noNode {
+            return .conflict(current: try await read(key: key))
+        }
+    }
+
+    public func changes(key: String) -> AsyncThrowingStream<VersionedValue?, any Error> {
+        let watch = client.watch(key)
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    // The watch's first event is the node as it is once armed; each later one
+                    // is the node after a change (quick successive changes may coalesce).
+                    for try await event in watch {
+                        guard let stat = event.stat else {
+                            continuation.yield(nil)
+                            continue
+                        }
+                        continuation.yield(VersionedValue(bytes: event.data ?? [], version: UInt64(stat.version)))
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// Creates each missing ancestor of `path` as a persistent, empty znode.
+    func createParents(of path: String) async throws {
+        var prefix = ""
+        for component in path.split(separator: "/").dropLast() {
+            prefix += "/" + component
+            do {
+                _ = try await client.create(prefix, data: [], mode: .persistent, acl: .openUnsafe)
+            } catch let error as ZooKeeperError where error.code == .nodeExists {
+            }
+        }
+    }
+}
+
+extension NodeListBackend where Self == ZooKeeperNodeListBackend {
+    /// The node list in ZooKeeper, through `client`.
+    public static func zooKeeper(_ client: ZooKeeperClient) -> ZooKeeperNodeListBackend {
+        ZooKeeperNodeListBackend(client: client)
+    }
+}

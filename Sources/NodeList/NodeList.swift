@@ -1,1 +1,0 @@
-// The NodeList module. Its public API is documented on its types.

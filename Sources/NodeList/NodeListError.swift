@@ -1,0 +1,70 @@
+/// Every error the NodeList module throws.
+///
+/// Compare ``code`` against its static members (`error.code == .corruptValue`); the message says
+/// what to do. Secrets never appear in it.
+public struct NodeListError: Error, Sendable, CustomStringConvertible {
+    /// What kind of failure this is.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: Hashable, Sendable {
+            case corruptValue, contention, tooManyNodes, storeFailure, connectFailed
+            case invalidNode, invalidStoreURL, unsupported
+        }
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        /// The stored value is not a format-1 node list; it was left untouched.
+        public static let corruptValue = Code(.corruptValue)
+        /// Compare-and-swap kept conflicting past `maxCASAttempts`.
+        public static let contention = Code(.contention)
+        /// The list would grow past `maxNodes`.
+        public static let tooManyNodes = Code(.tooManyNodes)
+        /// The store failed or could not be reached (see ``underlying``).
+        public static let storeFailure = Code(.storeFailure)
+        /// Responsive nodes were found but the `connect` hook failed for every one of them.
+        public static let connectFailed = Code(.connectFailed)
+        /// The node to join is not valid (empty name, address not `host:port`).
+        public static let invalidNode = Code(.invalidNode)
+        /// A store URL could not be parsed.
+        public static let invalidStoreURL = Code(.invalidStoreURL)
+        /// The operation is not available for this store or configuration.
+        public static let unsupported = Code(.unsupported)
+
+        public var description: String { "\(value)" }
+    }
+
+    /// What kind of failure this is.
+    public var code: Code
+    /// A one-line, human explanation that says what to do.
+    public var message: String
+    /// The error from the store client or the hook, when there is one.
+    public var underlying: (any Error)?
+    /// For `.corruptValue` and `.contention`: the stored version the error is about.
+    public var version: UInt64?
+    /// For `.corruptValue`: the stored bytes that did not decode (untouched in the store).
+    public var bytes: [UInt8]?
+
+    /// Creates an error.
+    public init(code: Code, message: String, underlying: (any Error)? = nil, version: UInt64? = nil, bytes: [UInt8]? = nil) {
+        self.code = code
+        self.message = message
+        self.underlying = underlying
+        self.version = version
+        self.bytes = bytes
+    }
+
+    /// The stored value at `version` does not decode.
+    public static func corruptValue(version: UInt64, bytes: [UInt8], reason: String = "it does not decode") -> NodeListError {
+        NodeListError(
+            code: .corruptValue,
+            message: "the stored node list (version \(version), \(bytes.count) bytes) is not a format-1 document: "
+                + "\(reason); it was left untouched — fix or delete it, or opt into .replaceCorrupt",
+            version: version, bytes: bytes)
+    }
+
+    public var description: String {
+        if let underlying, !message.contains("\(underlying)") {
+            return "\(message) (\(underlying))"
+        }
+        return message
+    }
+}

@@ -1,0 +1,102 @@
+/// A store address as the `autocluster` command takes it.
+///
+/// - `zookeeper://h1:2181,h2:2181/chroot` (port defaults to 2181, the chroot is optional)
+/// - `etcd://h1:2379,h2:2379`, `etcds://…` for TLS (port defaults to 2379)
+/// - `consul://127.0.0.1:8500`, `consuls://…` for TLS (port defaults to 8500)
+public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
+    /// Which store.
+    public enum Kind: String, Sendable, Hashable {
+        case zooKeeper = "zookeeper"
+        case etcd
+        case consul
+    }
+
+    /// Which store.
+    public var kind: Kind
+    /// `host:port` of each server, in order (IPv6 hosts in brackets).
+    public var hosts: [String]
+    /// ZooKeeper only: the chroot path (`/chroot`), nil for none.
+    public var chroot: String?
+    /// Whether to use TLS (`etcds://`, `consuls://`).
+    public var tls: Bool
+
+    /// Parses a store URL.
+    /// - Throws: ``NodeListError`` `.invalidStoreURL` with a message naming what is wrong.
+    public init(parsing text: String) throws {
+        // Never echo credentials (user:password@) back in an error.
+        let shown: String = {
+            guard let at = text.firstIndex(of: "@"), let scheme = text.range(of: "://"), scheme.upperBound <= at else { return text }
+            return String(text[..<scheme.upperBound]) + "***" + String(text[at...])
+        }()
+        func invalid(_ why: String) -> NodeListError {
+            NodeListError(
+                code: .invalidStoreURL,
+                message: "invalid store URL \"\(shown)\": \(why) — expected zookeeper://HOST:PORT[,HOST:PORT…][/chroot], "
+                    + "etcd[s]://HOST:PORT[,…] or consul[s]://HOST:PORT")
+        }
+        guard let schemeEnd = text.range(of: "://") else { throw invalid("no scheme") }
+        let scheme = text[..<schemeEnd.lowerBound].lowercased()
+        var rest = String(text[schemeEnd.upperBound...])
+        let defaultPort: Int
+        switch scheme {
+        case "zookeeper", "zk": (kind, tls, defaultPort) = (.zooKeeper, false, 2181)
+        case "etcd", "etcd+http": (kind, tls, defaultPort) = (.etcd, false, 2379)
+        case "etcds", "etcd+https": (kind, tls, defaultPort) = (.etcd, true, 2379)
+        case "consul", "consul+http": (kind, tls, defaultPort) = (.consul, false, 8500)
+        case "consuls", "consul+https": (kind, tls, defaultPort) = (.consul, true, 8500)
+        default: throw invalid("unknown scheme \"\(scheme)\"")
+        }
+        chroot = nil
+        if let slash = rest.firstIndex(of: "/") {
+            let path = String(rest[slash...])
+            rest = String(rest[..<slash])
+            if kind == .zooKeeper {
+                if path != "/" {
+                    let trimmed = path.hasSuffix("/") ? String(path.dropLast()) : path
+                    guard !trimmed.contains("//") else { throw invalid("the chroot \"\(path)\" has an empty segment") }
+                    chroot = trimmed
+                }
+            } else if path != "/" {
+                throw invalid("a path (\(path)) is only meaningful for zookeeper:// (its chroot)")
+            }
+        }
+        guard !rest.contains("@") else { throw invalid("credentials in the URL are not supported") }
+        guard !rest.contains("?") && !rest.contains("#") else { throw invalid("query strings are not supported") }
+        if rest.isEmpty { throw invalid("no host") }
+        var hosts: [String] = []
+        for part in rest.split(separator: ",", omittingEmptySubsequences: false) {
+            let entry = String(part)
+            guard !entry.isEmpty else { throw invalid("an empty host in the list") }
+            if let (host, port) = ClusterNode.splitHostPort(entry) {
+                hosts.append(host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
+            } else if entry.hasPrefix("[") && entry.hasSuffix("]") && entry.count > 2 {
+                hosts.append("\(entry):\(defaultPort)")
+            } else if !entry.contains(":") && !entry.contains("[") && !entry.contains("]") {
+                hosts.append("\(entry):\(defaultPort)")
+            } else {
+                throw invalid("\"\(entry)\" is not HOST or HOST:PORT with a port in 1…65535")
+            }
+        }
+        if kind == .consul && hosts.count > 1 { throw invalid("consul:// takes one agent address") }
+        self.hosts = hosts
+    }
+
+    /// The ZooKeeper connect string: `h1:2181,h2:2181/chroot`.
+    public var zooKeeperConnectString: String { hosts.joined(separator: ",") + (chroot ?? "") }
+
+    /// The etcd endpoints: `http://h1:2379` (`https://` with TLS).
+    public var etcdEndpoints: [String] { hosts.map { (tls ? "https://" : "http://") + $0 } }
+
+    /// The Consul agent address: `http://127.0.0.1:8500` (`https://` with TLS).
+    public var consulAddress: String { (tls ? "https://" : "http://") + (hosts.first ?? "127.0.0.1:8500") }
+
+    public var description: String {
+        let scheme: String
+        switch kind {
+        case .zooKeeper: scheme = "zookeeper"
+        case .etcd: scheme = tls ? "etcds" : "etcd"
+        case .consul: scheme = tls ? "consuls" : "consul"
+        }
+        return "\(scheme)://\(hosts.joined(separator: ","))\(chroot ?? "")"
+    }
+}

@@ -1,0 +1,598 @@
+import CZooKeeper
+import Foundation
+import Logging
+import Synchronization
+
+/// Owns one `zhandle_t*` and frees it exactly once (`close` or the client's `deinit`).
+final class ZooKeeperHandle: @unchecked Sendable {
+    // @unchecked: `pointer` is only used while `ZooKeeperConnection.handle`'s lock is held, or
+    // by the single `zookeeper_close` after it was taken out of that slot.
+    let pointer: OpaquePointer
+    let context: Unmanaged<HandleContext>
+
+    init(pointer: OpaquePointer, context: Unmanaged<HandleContext>) {
+        self.pointer = pointer
+        self.context = context
+    }
+
+    /// `zookeeper_close` blocks (it flushes the close request), so it runs on its own thread,
+    /// never on the cooperative pool. After it returns no callback of this handle runs, so its
+    /// context is released then.
+    func closeOnThread() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread { [self] in
+                zookeeper_close(pointer)
+                context.release()
+                continuation.resume()
+            }.start()
+        }
+    }
+
+    func closeDetached() {
+        Thread { [self] in
+            zookeeper_close(pointer)
+            context.release()
+        }.start()
+    }
+}
+
+/// The C context of one handle: which connection, and which generation of its sessions, so
+/// the events of a replaced (expired) handle are ignored.
+final class HandleContext: Sendable {
+    let connection: ZooKeeperConnection
+    let generation: Int
+    init(connection: ZooKeeperConnection, generation: Int) {
+        self.connection = connection
+        self.generation = generation
+    }
+}
+
+/// What a live watch re-arms: a node's data/existence, or its children.
+enum WatchKind: Sendable {
+    case data, children
+}
+
+/// The state of a node as last read by a watch.
+enum WatchSnapshot: Equatable, Sendable {
+    case missing
+    case data([UInt8], ZooKeeperStat)
+    case children([String], ZooKeeperStat)
+
+    var stat: ZooKeeperStat? {
+        switch self {
+        case .missing: nil
+        case .data(_, let s), .children(_, let s): s
+        }
+    }
+}
+
+/// The shared core of a `ZooKeeperClient`: the current C handle (replaced after session
+/// expiry), in-flight calls, live watches and session listeners.
+///
+/// C callbacks only touch `state` (a Mutex) and start Tasks; C calls and continuation resumes
+/// happen outside the lock. `handle` has its own lock, never taken by callbacks, and never
+/// acquired while `state` is held.
+final class ZooKeeperConnection: Sendable {
+    let configuration: ZooKeeperClient.Configuration
+    let logger: Logger
+    private let logToken: Int
+    private let handle = Mutex<ZooKeeperHandle?>(nil)
+    private let state = Mutex(State())
+
+    struct Subscription {
+        let kind: WatchKind
+        let path: String
+        let continuation: AsyncThrowingStream<ZooKeeperWatchEvent, any Error>.Continuation
+        var snapshot: WatchSnapshot?
+        var running = false
+        var again = false
+    }
+
+    struct State {
+        var sessionState: ZooKeeperSessionState = .connecting
+        var generation = 0
+        var everConnected = false
+        var closed = false
+        var nextID = 1
+        var pending: [Int: any PendingOperation] = [:]
+        var sessionListeners: [Int: AsyncStream<ZooKeeperSessionState>.Continuation] = [:]
+        var connectWaiters: [Int: CheckedContinuation<Void, any Error>] = [:]
+        var subscriptions: [Int: Subscription] = [:]
+        var addedAuth: [(scheme: String, credentials: [UInt8])] = []
+
+        mutating func makeID() -> Int {
+            defer { nextID += 1 }
+            return nextID
+        }
+    }
+
+    init(configuration: ZooKeeperClient.Configuration) {
+        self.configuration = configuration
+        var logger = configuration.logger
+        logger[metadataKey: "zookeeper"] = "\(Self.hostsOnly(configuration.connectString))"
+        self.logger = logger
+        self.logToken = ZooKeeperLogBridge.register(logger)
+    }
+
+    private static func hostsOnly(_ connect: String) -> Substring {
+        connect.split(separator: "/", maxSplits: 1).first ?? ""
+    }
+
+    // MARK: Connecting
+
+    /// Opens the first session and waits until it is connected.
+    static func connect(_ configuration: ZooKeeperClient.Configuration) async throws -> ZooKeeperConnection {
+        try Validation.connectString(configuration.connectString)
+        guard configuration.sessionTimeout > .zero, configuration.operationTimeout > .zero,
+              configuration.connectTimeout > .zero else {
+            throw ZooKeeperError.badArguments("sessionTimeout, connectTimeout and operationTimeout must be positive")
+        }
+        if let session = configuration.session, session.password.count != 16 {
+            throw ZooKeeperError.badArguments("a session password is 16 bytes, got \(session.password.count) — pass ZooKeeperClient.session unchanged")
+        }
+        let connection = ZooKeeperConnection(configuration: configuration)
+        do {
+            _ = try connection.openHandle(resuming: configuration.session)
+            try await connection.waitUntilConnected(timeout: configuration.connectTimeout)
+        } catch {
+            await connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    /// Creates a C handle (a new session, or `resuming` one) and makes it current.
+    /// Returns the handle it replaced, for the caller to close.
+    private func openHandle(resuming session: ZooKeeperSession?) throws -> ZooKeeperHandle? {
+        try handle.withLock { slot -> ZooKeeperHandle? in
+            let generation: Int? = state.withLock { s in
+                if s.closed { return nil }
+                s.generation += 1
+                s.sessionState = .connecting
+                return s.generation
+            }
+            guard let generation else { throw ZooKeeperError.closed("connect", path: nil) }
+            let context = Unmanaged.passRetained(HandleContext(connection: self, generation: generation))
+            var clientID = clientid_t()
+            if let session {
+                clientID.client_id = session.id
+                withUnsafeMutableBytes(of: &clientID.passwd) { buffer in
+                    buffer.copyBytes(from: session.password.prefix(buffer.count))
+                }
+            }
+            let timeout = Int32(clamping: configuration.sessionTimeout.milliseconds)
+            let pointer = withUnsafePointer(to: &clientID) { clientIDPointer in
+                zookeeper_init2(configuration.connectString, zooKeeperGlobalWatcher, timeout,
+                                session == nil ? nil : clientIDPointer, context.toOpaque(), 0,
+                                zooKeeperLogCallback)
+            }
+            guard let pointer else {
+                let code = errno
+                context.release()
+                throw ZooKeeperError(code: .systemError,
+                                     message: "zookeeper_init failed for \"\(configuration.connectString)\": \(String(cString: strerror(code))) — check the host names")
+            }
+            // Credentials are queued now and sent as soon as the session is connected; the C
+            // client re-sends them after every reconnect of this session.
+            let extra = state.withLock { $0.addedAuth }
+            for (scheme, credentials) in configuration.authentication.map({ ($0.scheme, Array($0.credentials.utf8)) }) + extra {
+                credentials.withUnsafeBufferPointer { bytes in
+                    bytes.withMemoryRebound(to: CChar.self) { chars in
+                        _ = zoo_add_auth(pointer, scheme, chars.baseAddress, Int32(chars.count), nil, nil)
+                    }
+                }
+            }
+            let previous = slot
+            slot = ZooKeeperHandle(pointer: pointer, context: context)
+            logger.debug("ZooKeeper handle opened", metadata: ["generation": "\(generation)", "resuming": "\(session != nil)"])
+            return previous
+        }
+    }
+
+    private func waitUntilConnected(timeout: Duration) async throws {
+        let id = state.withLock { $0.makeID() }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            guard !Task.isCancelled, let self else { return }
+            let waiter = self.state.withLock { $0.connectWaiters.removeValue(forKey: id) }
+            waiter?.resume(throwing: ZooKeeperError(
+                code: .connectionLoss,
+                message: "no ZooKeeper session with \(Self.hostsOnly(self.configuration.connectString)) within \(timeout) — is ZooKeeper running and reachable? (scripts/start-stores.sh starts one)"))
+        }
+        defer { timer.cancel() }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let result: Result<Void, ZooKeeperError>? = state.withLock { s in
+                if s.closed { return .failure(.closed("connect", path: nil)) }
+                switch s.sessionState {
+                case .connected, .connectedReadOnly: return .success(())
+                default:
+                    s.connectWaiters[id] = continuation
+                    return nil
+                }
+            }
+            if let result { continuation.resume(with: result.mapError { $0 }) }
+        }
+    }
+
+    // MARK: Session events (C completion thread)
+
+    func sessionEvent(state cState: Int32, generation: Int) {
+        let mapped: ZooKeeperSessionState
+        switch cState {
+        case czk_connected_state(): mapped = .connected
+        case czk_readonly_state(): mapped = .connectedReadOnly
+        case czk_expired_session_state(): mapped = .expired
+        case czk_auth_failed_state(): mapped = .authFailed
+        default: mapped = .connecting
+        }
+        var reopen = false
+        var rearm: [Int] = []
+        var finished: [AsyncThrowingStream<ZooKeeperWatchEvent, any Error>.Continuation] = []
+        var waiters: [CheckedContinuation<Void, any Error>] = []
+        let listeners: [AsyncStream<ZooKeeperSessionState>.Continuation]? = state.withLock { s in
+            guard !s.closed, generation == s.generation, s.sessionState != mapped || mapped == .expired else { return nil }
+            s.sessionState = mapped
+            switch mapped {
+            case .connected, .connectedReadOnly:
+                s.everConnected = true
+                waiters = Array(s.connectWaiters.values)
+                s.connectWaiters = [:]
+                // Re-read (and re-arm) every watch: after a new session its server-side watches
+                // are gone, and after any reconnect a re-read costs little.
+                for (id, var sub) in s.subscriptions {
+                    if sub.running { sub.again = true } else { sub.running = true; rearm.append(id) }
+                    s.subscriptions[id] = sub
+                }
+            case .expired:
+                if s.everConnected && configuration.reopenExpiredSession {
+                    reopen = true
+                } else {
+                    waiters = Array(s.connectWaiters.values)
+                    s.connectWaiters = [:]
+                    finished = s.subscriptions.values.map(\.continuation)
+                    s.subscriptions = [:]
+                }
+            case .authFailed:
+                waiters = Array(s.connectWaiters.values)
+                s.connectWaiters = [:]
+            default: break
+            }
+            return Array(s.sessionListeners.values)
+        }
+        guard let listeners else { return }
+        logger.log(level: mapped == .connected ? .debug : .info, "ZooKeeper session \(mapped)")
+        for listener in listeners { listener.yield(mapped) }
+        for waiter in waiters {
+            switch mapped {
+            case .connected, .connectedReadOnly: waiter.resume()
+            case .authFailed:
+                waiter.resume(throwing: ZooKeeperError(code: .authFailed, message: "ZooKeeper rejected the credentials of Configuration.authentication — check the scheme and credentials"))
+            default:
+                waiter.resume(throwing: ZooKeeperError(code: .sessionExpired, message: "the session to resume (Configuration.session) has expired or is unknown — connect without it to open a new one"))
+            }
+        }
+        let expired = ZooKeeperError(code: .sessionExpired, message: "the ZooKeeper session expired and reopenExpiredSession is false — close this client and connect a new one")
+        for continuation in finished { continuation.finish(throwing: expired) }
+        for id in rearm { startWatchRunner(id) }
+        if reopen {
+            Task { await self.reopenSession() }
+        }
+    }
+
+    private func reopenSession() async {
+        for attempt in 1... {
+            do {
+                let old = try openHandle(resuming: nil)
+                logger.info("ZooKeeper session expired: opened a new session; ephemeral nodes of the old one are gone")
+                await old?.closeOnThread()
+                return
+            } catch let error as ZooKeeperError where error.code == .closed {
+                return
+            } catch {
+                logger.error("could not open a new ZooKeeper session (attempt \(attempt)): \(error)")
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    // MARK: Operations
+
+    /// Runs one `zoo_a*` call: `start` gets the handle and the retained box to pass as the C
+    /// completion's data. It runs under the handle lock, so it must only issue the call.
+    func perform<Value: Sendable>(
+        _ operation: String, path: String?, keepAlive: AnyObject? = nil,
+        _ start: (OpaquePointer, UnsafeRawPointer) -> Int32
+    ) async throws -> Value {
+        let box: OperationBox<Value>? = state.withLock { s in
+            if s.closed { return nil }
+            let box = OperationBox<Value>(id: s.makeID(), operation: operation, path: path, connection: self, keepAlive: keepAlive)
+            s.pending[box.id] = box
+            return box
+        }
+        guard let box else { throw ZooKeeperError.closed(operation, path: path) }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                box.setContinuation(continuation)
+                let context = Unmanaged.passRetained(box)
+                let rc: Int32? = handle.withLock { slot in
+                    slot.map { start($0.pointer, UnsafeRawPointer(context.toOpaque())) }
+                }
+                switch rc {
+                case nil:
+                    context.release()
+                    box.fail(.closed(operation, path: path))
+                case ZOK.rawValue:
+                    box.startDeadline(configuration.operationTimeout)
+                case ZINVALIDSTATE.rawValue:
+                    // The C client refuses calls on an expired (or auth-failed) handle.
+                    context.release()
+                    let sessionState = state.withLock { $0.sessionState }
+                    box.fail(ZooKeeperError(
+                        code: sessionState == .authFailed ? .authFailed : .sessionExpired, path: path,
+                        message: "\(operation)\(path.map { " " + $0 } ?? ""): the session is \(sessionState)"
+                            + (configuration.reopenExpiredSession && sessionState != .authFailed ? "; a new session is being opened — retry" : " — close this client and connect a new one"),
+                        returnCode: ZINVALIDSTATE.rawValue))
+                case let rc?:
+                    context.release()
+                    box.fail(returnCode: rc)
+                }
+            }
+        } onCancel: {
+            box.fail(ZooKeeperError(code: .cancelled, path: path, message: "\(operation) was cancelled"))
+        }
+    }
+
+    func operationFinished(_ id: Int) {
+        _ = state.withLock { $0.pending.removeValue(forKey: id) }
+    }
+
+    func rememberAuth(scheme: String, credentials: [UInt8]) {
+        state.withLock { $0.addedAuth.append((scheme, credentials)) }
+    }
+
+    var sessionState: ZooKeeperSessionState { state.withLock { $0.sessionState } }
+
+    func withHandle<R: Sendable>(_ body: (OpaquePointer) -> R) -> R? {
+        handle.withLock { slot in slot.map { body($0.pointer) } }
+    }
+
+    // MARK: Session listeners
+
+    func addSessionListener(_ continuation: AsyncStream<ZooKeeperSessionState>.Continuation) {
+        let id: Int? = state.withLock { s in
+            if s.closed { return nil }
+            let id = s.makeID()
+            s.sessionListeners[id] = continuation
+            continuation.yield(s.sessionState)
+            return id
+        }
+        guard let id else {
+            continuation.yield(.closed)
+            continuation.finish()
+            return
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.sessionListeners.removeValue(forKey: id) }
+        }
+    }
+
+    // MARK: Watches
+
+    func addSubscription(kind: WatchKind, path: String,
+                         continuation: AsyncThrowingStream<ZooKeeperWatchEvent, any Error>.Continuation) {
+        let id: Int? = state.withLock { s in
+            if s.closed { return nil }
+            let id = s.makeID()
+            s.subscriptions[id] = Subscription(kind: kind, path: path, continuation: continuation, running: true)
+            return id
+        }
+        guard let id else {
+            continuation.finish()
+            return
+        }
+        continuation.onTermination = { [weak self] _ in
+            guard let self, self.state.withLock({ $0.subscriptions.removeValue(forKey: id) }) != nil else { return }
+            // Off the caller's thread: termination can run on a C callback thread.
+            Task { self.removeLocalWatch(path: path, id: id) }
+        }
+        startWatchRunner(id)
+    }
+
+    /// A one-shot C watch of subscription `id` fired.
+    func watchFired(id: Int) {
+        let start: Bool = state.withLock { s in
+            guard var sub = s.subscriptions[id] else { return false }
+            defer { s.subscriptions[id] = sub }
+            if sub.running { sub.again = true; return false }
+            sub.running = true
+            return true
+        }
+        if start { startWatchRunner(id) }
+    }
+
+    private func startWatchRunner(_ id: Int) {
+        Task { await self.runWatch(id) }
+    }
+
+    /// Re-reads the watched node with a new one-shot watch and emits what changed; repeats while
+    /// events arrived meanwhile. One runner per subscription at a time.
+    private func runWatch(_ id: Int) async {
+        while true {
+            guard let (kind, path) = state.withLock({ s in s.subscriptions[id].map { ($0.kind, $0.path) } }) else { return }
+            let result: Result<WatchSnapshot, ZooKeeperError>
+            do {
+                result = .success(try await arm(kind, path: path, token: id))
+            } catch let error as ZooKeeperError {
+                result = .failure(error)
+            } catch {
+                result = .failure(ZooKeeperError(code: .unknown, path: path, message: "\(error)"))
+            }
+            enum Next { case stop, loop, retryLater }
+            // Ended while this re-read was in flight: the re-read registered the watcher again.
+            var removeAgain = false
+            var emit: (AsyncThrowingStream<ZooKeeperWatchEvent, any Error>.Continuation, ZooKeeperWatchEvent)?
+            var finish: (AsyncThrowingStream<ZooKeeperWatchEvent, any Error>.Continuation, ZooKeeperError?)?
+            let next: Next = state.withLock { s in
+                guard var sub = s.subscriptions[id] else { removeAgain = true; return .stop }
+                switch result {
+                case .success(let snapshot):
+                    if let event = Self.event(path: path, from: sub.snapshot, to: snapshot) {
+                        emit = (sub.continuation, event)
+                    }
+                    sub.snapshot = snapshot
+                case .failure(let error):
+                    switch error.code {
+                    case .closed:
+                        finish = (sub.continuation, nil)
+                    case .connectionLoss, .operationTimeout, .sessionExpired, .sessionMoved, .closing, .throttled, .invalidState:
+                        // Re-armed on the next `connected`; if still connected, soon.
+                        if !sub.again, s.sessionState == .connected {
+                            s.subscriptions[id] = sub
+                            return .retryLater
+                        }
+                    default:
+                        finish = (sub.continuation, error)
+                    }
+                }
+                if finish != nil {
+                    s.subscriptions[id] = nil
+                    return .stop
+                }
+                let again = sub.again
+                sub.again = false
+                sub.running = again
+                s.subscriptions[id] = sub
+                return again ? .loop : .stop
+            }
+            if let (continuation, event) = emit { continuation.yield(event) }
+            if let (continuation, error) = finish {
+                if let error { continuation.finish(throwing: error) } else { continuation.finish() }
+            }
+            if removeAgain { removeLocalWatch(path: path, id: id) }
+            switch next {
+            case .stop: return
+            case .loop: continue
+            case .retryLater: try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
+    /// Drops this subscription's registrations (watcher function + id) from the C client's
+    /// watcher tables, leaving other subscriptions on the same path alone. `local` (no server
+    /// round trip) because the server keeps one watch per path and session for all of them;
+    /// its next notification finds no local watcher and is dropped. The synchronous call is
+    /// used: with `local` it only edits the tables (the async variant with `local` would treat
+    /// its completion data as a sync completion).
+    private func removeLocalWatch(path: String, id: Int) {
+        _ = withHandle { zh in
+            zoo_remove_watches(zh, path, ZWATCHTYPE_ANY, zooKeeperWatchWatcher, UnsafeMutableRawPointer(bitPattern: id), 1)
+        }
+    }
+
+    private static func event(path: String, from old: WatchSnapshot?, to new: WatchSnapshot) -> ZooKeeperWatchEvent? {
+        func make(_ kind: ZooKeeperWatchEvent.Kind) -> ZooKeeperWatchEvent {
+            switch new {
+            case .missing: ZooKeeperWatchEvent(kind: kind, path: path, stat: nil)
+            case .data(let data, let stat): ZooKeeperWatchEvent(kind: kind, path: path, stat: stat, data: data)
+            case .children(let children, let stat): ZooKeeperWatchEvent(kind: kind, path: path, stat: stat, children: children)
+            }
+        }
+        guard let old else { return make(.initial) }
+        switch (old.stat, new.stat) {
+        case (nil, nil): return nil
+        case (nil, _?): return make(.created)
+        case (_?, nil): return make(.deleted)
+        case (let o?, let n?):
+            if o.czxid != n.czxid { return make(.created) }
+            switch (old, new) {
+            case (.data, .data): return o.mzxid != n.mzxid ? make(.changed) : nil
+            case (.children(let oc, _), .children(let nc, _)):
+                return o.cversion != n.cversion || oc != nc ? make(.childrenChanged) : nil
+            default: return make(.changed)
+            }
+        }
+    }
+
+    /// Reads the node and leaves a one-shot watch (token `token`) on it.
+    private func arm(_ kind: WatchKind, path: String, token: Int) async throws -> WatchSnapshot {
+        for _ in 0..<5 {
+            do {
+                switch kind {
+                case .data:
+                    let (data, stat) = try await getData(path, watchToken: token)
+                    return .data(data, stat)
+                case .children:
+                    let (children, stat) = try await getChildren(path, watchToken: token)
+                    return .children(children.sorted(), stat)
+                }
+            } catch let error as ZooKeeperError where error.code == .noNode {
+                // A missing node: watch for its creation instead.
+                guard try await exists(path, watchToken: token) != nil else { return .missing }
+                // Created in between: the exists watch is set; read it again.
+            }
+        }
+        throw ZooKeeperError(code: .connectionLoss, path: path, message: "watch \(path): the node kept appearing and disappearing; retrying")
+    }
+
+    // MARK: Closing
+
+    /// Ends everything in flight with `.closed`, finishes every stream, and closes the handle.
+    func close() async {
+        await shutdown()?.closeOnThread()
+    }
+
+    /// For `deinit`: the same, with the blocking `zookeeper_close` on a detached thread.
+    func closeDetached() {
+        shutdown()?.closeDetached()
+    }
+
+    private func shutdown() -> ZooKeeperHandle? {
+        let taken = state.withLock { s -> State? in
+            if s.closed { return nil }
+            s.closed = true
+            s.sessionState = .closed
+            let taken = s
+            s.pending = [:]
+            s.sessionListeners = [:]
+            s.connectWaiters = [:]
+            s.subscriptions = [:]
+            return taken
+        }
+        guard let taken else { return nil }
+        let handle = handle.withLock { slot in
+            defer { slot = nil }
+            return slot
+        }
+        for operation in taken.pending.values {
+            operation.fail(ZooKeeperError(code: .closed, message: "the client was closed while the call was in flight — it may or may not have been applied"))
+        }
+        for waiter in taken.connectWaiters.values { waiter.resume(throwing: ZooKeeperError.closed("connect", path: nil)) }
+        for sub in taken.subscriptions.values { sub.continuation.finish() }
+        for listener in taken.sessionListeners.values {
+            listener.yield(.closed)
+            listener.finish()
+        }
+        ZooKeeperLogBridge.unregister(logToken)
+        logger.debug("ZooKeeper client closed")
+        return handle
+    }
+}
+
+/// The global watcher of every handle: session state changes. Its context is the handle's
+/// retained `HandleContext`, valid until `zookeeper_close` has returned.
+func zooKeeperGlobalWatcher(_ zh: OpaquePointer?, _ type: Int32, _ state: Int32,
+                            _ path: UnsafePointer<CChar>?, _ context: UnsafeMutableRawPointer?) {
+    guard type == czk_session_event(), let context else { return }
+    let handleContext = Unmanaged<HandleContext>.fromOpaque(context).takeUnretainedValue()
+    handleContext.connection.sessionEvent(state: state, generation: handleContext.generation)
+}
+
+/// The watcher of one watch registration: its context is the subscription id (not a pointer);
+/// the connection is found through the handle's context.
+func zooKeeperWatchWatcher(_ zh: OpaquePointer?, _ type: Int32, _ state: Int32,
+                           _ path: UnsafePointer<CChar>?, _ context: UnsafeMutableRawPointer?) {
+    // Session events are copied to every watcher; the global watcher handles them.
+    guard type != czk_session_event(), let zh, let handleContext = zoo_get_context(zh) else { return }
+    let connection = Unmanaged<HandleContext>.fromOpaque(handleContext).takeUnretainedValue().connection
+    connection.watchFired(id: Int(bitPattern: context))
+}

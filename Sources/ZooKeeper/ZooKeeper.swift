@@ -1,1 +1,0 @@
-// The ZooKeeper module. Its public API is documented on its types.

@@ -1,0 +1,58 @@
+/// A live watch on one node: an `AsyncSequence` of ``ZooKeeperWatchEvent``s.
+///
+/// The first event is ``ZooKeeperWatchEvent/Kind-swift.enum/initial``: the node's state once
+/// the watch is armed. After that, every change the server reports becomes one event carrying
+/// the node's state *after* it (re-read together with re-arming ZooKeeper's one-shot watch).
+///
+/// **Coalescing.** ZooKeeper watches fire once and must be set again; changes between the
+/// notification and the re-read are seen together as one event with the latest state (two
+/// quick `set`s may arrive as one `.changed`; a delete and re-create as one `.created`).
+/// Intermediate values are never reported — treat each event as "the node is now like this".
+///
+/// **Reconnects and expiry.** Watches survive disconnections (the C client re-registers them
+/// and the server reports changes missed meanwhile); after every reconnect, and after a new
+/// session replaced an expired one, the node is re-read and a difference is reported as an
+/// event. Iteration ends (returns `nil`) when the client is closed, and throws
+/// ``ZooKeeperError`` when the watch cannot be re-armed (e.g. `.noAuth`, or `.sessionExpired`
+/// with ``ZooKeeperClient/Configuration/reopenExpiredSession`` off).
+///
+/// Arming starts when iteration starts. Ending the iteration (break, task cancellation,
+/// dropping the iterator) removes the watch: it is no longer re-armed. Each iterator is an
+/// independent watch.
+public struct ZooKeeperWatch: AsyncSequence, Sendable {
+    public typealias Element = ZooKeeperWatchEvent
+
+    let connection: ZooKeeperConnection
+    /// The watched path.
+    public let path: String
+    let kind: WatchKind
+
+    init(connection: ZooKeeperConnection, path: String, kind: WatchKind) {
+        self.connection = connection
+        self.path = path
+        self.kind = kind
+    }
+
+    /// Arms the watch and returns the iterator of its events.
+    public func makeAsyncIterator() -> AsyncIterator {
+        let (stream, continuation) = AsyncThrowingStream<ZooKeeperWatchEvent, any Error>.makeStream(bufferingPolicy: .unbounded)
+        do {
+            try Validation.path(path)
+            connection.addSubscription(kind: kind, path: path, continuation: continuation)
+        } catch {
+            continuation.finish(throwing: error)
+        }
+        return AsyncIterator(base: stream.makeAsyncIterator())
+    }
+
+    /// The iterator of a ``ZooKeeperWatch``.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: AsyncThrowingStream<ZooKeeperWatchEvent, any Error>.AsyncIterator
+
+        /// The next change, `nil` once the client is closed.
+        /// - Throws: ``ZooKeeperError`` when the watch cannot be re-armed.
+        public mutating func next() async throws -> ZooKeeperWatchEvent? {
+            try await base.next()
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import AutoCluster
+
+/// `autocluster join`: joins once and exits.
+struct Join: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add a node to the list: probe the listed nodes, sweep the dead ones, add the node by compare-and-swap.")
+
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var node: NodeOptions
+    @OptionGroup var probe: ProbeOptions
+
+    @Flag(help: "Print {\"seed\":…,\"swept\":[…],\"nodes\":[…],\"attempts\":N,\"created\":bool}.")
+    var json = false
+
+    func run() async throws {
+        try await runReportingErrors {
+            let me = try node.node()
+            let outcome = try await storeOptions.withStore(probe: probe) { store in try await store.join(me) }
+            if json {
+                FileHandleOutput.standardOutput(outcome.jsonText + "\n")
+            } else {
+                var text = outcome.created
+                    ? "\(me.name) created the list\n"
+                    : "\(me.name) joined (seed: \(outcome.seed?.description ?? "none"), swept: \(Render.names(outcome.swept)), attempts: \(outcome.attempts))\n"
+                text += Render.table(outcome.nodes)
+                FileHandleOutput.standardOutput(text)
+            }
+        }
+    }
+}

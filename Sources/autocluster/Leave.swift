@@ -1,0 +1,31 @@
+import ArgumentParser
+import AutoCluster
+
+/// `autocluster leave`: removes every entry with the name.
+struct Leave: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Remove a node (every entry with its name) from the list.")
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Option(help: "The name of the node to remove.")
+    var name: String
+
+    @Option(help: "Remove only this incarnation of the name.")
+    var incarnation: String?
+
+    @Flag(help: "Print {\"removed\":bool}.")
+    var json = false
+
+    func run() async throws {
+        try await runReportingErrors {
+            let removed = try await storeOptions.withStore { store in
+                if let incarnation {
+                    return try await store.leave(ClusterNode(name: name, address: "0.0.0.0:1", incarnation: incarnation))
+                }
+                return try await store.leave(name: name)
+            }
+            FileHandleOutput.standardOutput(
+                json ? "{\"removed\":\(removed)}\n" : (removed ? "\(name) left\n" : "\(name) was not listed\n"))
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import ArgumentParser
+import AutoCluster
+import Foundation
+import Logging
+
+/// `--store` and `--key`.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "The store URL (default: $AUTOCLUSTER_STORE), e.g. zookeeper://127.0.0.1:2181, etcd://127.0.0.1:2379, consul://127.0.0.1:8500.")
+    var store: String?
+
+    @Option(help: "The key the node list is stored at, e.g. /autocluster/my-service.")
+    var key: String
+
+    @Option(help: "Log level (stderr): trace, debug, info, notice, warning, error, critical. `run` logs at info or finer.")
+    var logLevel: String = "error"
+
+    func storeURL() throws -> StoreURL {
+        guard let text = store ?? environment("AUTOCLUSTER_STORE") else {
+            throw NodeListError(code: .invalidStoreURL, message: "no store given — pass --store URL or set AUTOCLUSTER_STORE")
+        }
+        return try StoreURL(parsing: text)
+    }
+
+    func logger(_ label: String) -> Logger {
+        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .error
+        return logger
+    }
+
+    /// Opens the store, runs `body`, closes it.
+    func withStore<T>(
+        probe: ProbeOptions? = nil, _ body: (NodeListStore) async throws -> T
+    ) async throws -> T {
+        let url = try storeURL()
+        guard key.hasPrefix("/"), key.count > 1, !key.hasSuffix("/") else {
+            throw NodeListError(code: .invalidNode, message: "--key \"\(key)\" must look like /autocluster/my-service")
+        }
+        let logger = self.logger("autocluster")
+        let connection = try await StoreConnection.open(url, logger: logger)
+        let store = NodeListStore(
+            backend: connection.backend, key: key, probe: try probe?.makeProbe() ?? (TCPProbe() as any NodeProbe),
+            configuration: try probe?.configuration() ?? .init(), logger: logger)
+        do {
+            let result = try await body(store)
+            await connection.close()
+            return result
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+}
+
+/// The probe and sweep flags of `join`, `sweep` and `run`.
+struct ProbeOptions: ParsableArguments {
+    @Option(help: "How other nodes are probed: tcp, http:/path (GET, 2xx = alive) or none.")
+    var probe: String = "tcp"
+
+    @Option(help: "Timeout of one probe attempt (e.g. 500ms, 2s).")
+    var probeTimeout: String = "500ms"
+
+    @Option(help: "Failed attempts before a node counts as dead.")
+    var probeAttempts: Int = 2
+
+    @Option(help: "How many nodes are probed at the same time.")
+    var probeConcurrency: Int = 16
+
+    @Option(help: "Entries younger than this are never swept (e.g. 10s).")
+    var sweepGrace: String = "10s"
+
+    @Flag(help: "Sweep even when no listed node answers (off: assume this node is the one cut off).")
+    var sweepWhenNoneRespond = false
+
+    @Option(help: "The most nodes the list may hold.")
+    var maxNodes: Int = 1000
+
+    func makeProbe() throws -> any NodeProbe {
+        let timeout = try parseDuration(probeTimeout, flag: "--probe-timeout")
+        switch probe {
+        case "tcp": return TCPProbe(timeout: timeout)
+        case "none": return NoProbe()
+        case _ where probe.hasPrefix("http:"):
+            let path = String(probe.dropFirst("http:".count))
+            return HTTPProbe(path: path.isEmpty ? "/" : path, timeout: timeout)
+        default:
+            throw ValidationError("--probe \"\(probe)\" is not tcp, http:/path or none")
+        }
+    }
+
+    func configuration() throws -> NodeListStore.Configuration {
+        var configuration = NodeListStore.Configuration()
+        configuration.probeTimeout = try parseDuration(probeTimeout, flag: "--probe-timeout")
+        configuration.probeAttempts = probeAttempts
+        configuration.probeConcurrency = probeConcurrency
+        configuration.sweepGracePeriod = try parseDuration(sweepGrace, flag: "--sweep-grace")
+        configuration.sweepWhenNoneRespond = sweepWhenNoneRespond
+        configuration.maxNodes = maxNodes
+        guard probeAttempts >= 1 else { throw ValidationError("--probe-attempts must be at least 1") }
+        guard probeConcurrency >= 1 else { throw ValidationError("--probe-concurrency must be at least 1") }
+        return configuration
+    }
+}
+
+/// `--name`, `--address`, `--incarnation`, `--metadata`.
+struct NodeOptions: ParsableArguments {
+    @Option(help: "This node's unique name.")
+    var name: String
+
+    @Option(help: "Where this node answers, HOST:PORT.")
+    var address: String
+
+    @Option(help: "This run's incarnation (default: a new random UUID).")
+    var incarnation: String?
+
+    @Option(name: .customLong("metadata"), help: "An attribute KEY=VALUE to store with the entry (repeatable).")
+    var metadata: [String] = []
+
+    func node() throws -> ClusterNode {
+        var attributes: [String: String] = [:]
+        for pair in metadata {
+            guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
+                throw ValidationError("--metadata \"\(pair)\" is not KEY=VALUE")
+            }
+            attributes[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+        }
+        if let incarnation {
+            return ClusterNode(name: name, address: address, incarnation: incarnation, metadata: attributes)
+        }
+        return ClusterNode(name: name, address: address, metadata: attributes)
+    }
+}
+
+/// `500ms`, `2s`, `1.5s`, `3m`, `1h`; a bare number is seconds.
+func parseDuration(_ text: String, flag: String) throws -> Duration {
+    let units: [(String, Double)] = [("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9), ("s", 1), ("m", 60), ("h", 3600)]
+    var number = Substring(text)
+    var scale = 1.0
+    for (suffix, factor) in units where text.hasSuffix(suffix) {
+        number = text.dropLast(suffix.count)
+        scale = factor
+        break
+    }
+    guard let value = Double(number), value >= 0, value.isFinite else {
+        throw ValidationError("\(flag) \"\(text)\" is not a duration like 500ms, 10s or 2m")
+    }
+    return .nanoseconds(Int64(value * scale * 1e9))
+}
+
+func environment(_ name: String) -> String? {
+    guard let value = getenv(name) else { return nil }
+    let string = String(cString: value)
+    return string.isEmpty ? nil : string
+}

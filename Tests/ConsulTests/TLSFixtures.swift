@@ -1,0 +1,93 @@
+// Test-only TLS material for the Consul TLS tests (generated with openssl, valid until 2126).
+// The keys are public test fixtures: never trust this CA anywhere else.
+enum TLSFixtures {
+    static let ca = """
+    -----BEGIN CERTIFICATE-----
+    MIIBpDCCAUmgAwIBAgIUI7WVys403pE3W9YKuYKQfZsEYvUwCgYIKoZIzj0EAwIw
+    HjEcMBoGA1UEAwwTQXV0b0NsdXN0ZXIgVGVzdCBDQTAgFw0yNjExMjMxMDQyNTda
+    GA8yMTI2MTAzMDEwNDI1N1owHjEcMBoGA1UEAwwTQXV0b0NsdXN0ZXIgVGVzdCBD
+    QTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABJp2+5DLas1AacEiVf0bJgMkThbX
+    0mu8cCOIdcDkS4D5fxIk3oGciIuWo/B0PPKV/vtqxe7MkAgDXZJwnt8c4aqjYzBh
+    MB0GA1UdDgQWBBQazNVP/DmVA+aP/zYvD5eHkk0vATAfBgNVHSMEGDAWgBQazNVP
+    /DmVA+aP/zYvD5eHkk0vATAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQEAwIB
+    BjAKBggqhkjOPQQDAgNJADBGAiEA8pbk8mhdEO4Tlw8X+P0Vu/1ZHqSY9DbqAKK7
+    Sevl5nACIQDqIR1HqtlyGeMWY/F67tm9oCd+ZmbDp0CGd5hqgGARvw==
+    -----END CERTIFICATE-----
+    """
+    static let otherCA = """
+    -----BEGIN CERTIFICATE-----
+    MIIBjzCCATWgAwIBAgIUSnmunzoovbObwvBVnryqm2HhEQgwCgYIKoZIzj0EAwIw
+    HDEaMBgGA1UEAwwRVW50cnVzdGVkIFRlc3QgQ0EwIBcNMjYxMTIzMTA0MjU3WhgP
+    MjEyNjEwMzAxMDQyNTdaMBwxGjAYBgNVBAMMEVVudHJ1c3RlZCBUZXN0IENBMFkw
+    EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEVSZ2fCPaK7fc7yuQugrepqyM5AL1Fb1I
+    iLpUkAwUlqllHWj3NDbQLGSKGe6Sw7NsRLPr7FjDP2EvLyNuU5asNKNTMFEwHQYD
+    VR0OBBYEFOOak3TWncu0opJeGgmPoT6vu6tmMB8GA1UdIwQYMBaAFOOak3TWncu0
+    opJeGgmPoT6vu6tmMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIg
+    MNzKMAesrJGVdRIYaieHIYUufmVvynf+hpU+uVaaS+UCIQC55zYI7YUgl3TgG7yH
+    AAyKn0yD7CMe4J2C44GqMQw0wQ==
+    -----END CERTIFICATE-----
+    """
+    static let server = """
+    -----BEGIN CERTIFICATE-----
+    MIIB0TCCAXegAwIBAgIUcxOkhEhTlwvFGg0uUihbQZS3ydkwCgYIKoZIzj0EAwIw
+    HjEcMBoGA1UEAwwTQXV0b0NsdXN0ZXIgVGVzdCBDQTAgFw0yNjExMjMxMDQyNTda
+    GA8yMTI2MTAzMDEwNDI1N1owHDEaMBgGA1UEAwwRc2VydmVyLmRjMS5jb25zdWww
+    WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAS/4xg/PNRmJUKZhbib9UauhCGsMZvz
+    gmqowdvs5zGqziUEE50qnnU5ON2M4BTLeWHj+KTPbSM/zUudneHlyx0Ro4GSMIGP
+    MC0GA1UdEQQmMCSHBH8AAAGCCWxvY2FsaG9zdIIRc2VydmVyLmRjMS5jb25zdWww
+    EwYDVR0lBAwwCgYIKwYBBQUHAwEwCQYDVR0TBAIwADAdBgNVHQ4EFgQU0Jy8PF1B
+    l2+11g0NjjUTA0juM8wwHwYDVR0jBBgwFoAUGszVT/w5lQPmj/82Lw+Xh5JNLwEw
+    CgYIKoZIzj0EAwIDSAAwRQIhAMEmWQ9c6oDSobZYFKgEXCe1wY2GtFEdOfzbAQTS
+    I1RHAiB64Gt4OlxpPELYnjVgQ+PxAj5CSa/0kMHwgZ6R85Su2w==
+    -----END CERTIFICATE-----
+    """
+    static let serverKey = """
+    -----BEGIN PRIVATE KEY-----
+    MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgbxX3Jg+S4c+8DIYZ
+    h0PL9xaYbg4IcguUcQXByN8f/LKhRANCAAS/4xg/PNRmJUKZhbib9UauhCGsMZvz
+    gmqowdvs5zGqziUEE50qnnU5ON2M4BTLeWHj+KTPbSM/zUudneHlyx0R
+    -----END PRIVATE KEY-----
+    """
+    static let client = """
+    -----BEGIN CERTIFICATE-----
+    MIIBoTCCAUegAwIBAgIUcxOkhEhTlwvFGg0uUihbQZS3ydowCgYIKoZIzj0EAwIw
+    HjEcMBoGA1UEAwwTQXV0b0NsdXN0ZXIgVGVzdCBDQTAgFw0yNjExMjMxMDQyNTda
+    GA8yMTI2MTAzMDEwNDI1N1owHTEbMBkGA1UEAwwSYXV0b2NsdXN0ZXItY2xpZW50
+    MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEudSl1L9+huj9qNW95i/WufW4eaI8
+    AbuC0PBh9etC4PzaPm9QkwC4zYYD+xumQy+DclD10g4KvDn5iRlLnsOOfaNiMGAw
+    EwYDVR0lBAwwCgYIKwYBBQUHAwIwCQYDVR0TBAIwADAdBgNVHQ4EFgQUb5d0itQZ
+    /GLJSA+MHG1+kNOd240wHwYDVR0jBBgwFoAUGszVT/w5lQPmj/82Lw+Xh5JNLwEw
+    CgYIKoZIzj0EAwIDSAAwRQIhAJMwq3igBy6519JZFs4Nix8Gn1yjszUweoL0PUsC
+    7J3rAiAWdbW/0k1PH+5K8f6h9NsANEwkNM2KotHQHbjly1jwXA==
+    -----END CERTIFICATE-----
+    """
+    static let clientKey = """
+    -----BEGIN PRIVATE KEY-----
+    MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg/Zs+ZNz6u9+d4GPr
+    +cp/feYDQrAskTDkBW1yPUxAHOGhRANCAAS51KXUv36G6P2o1b3mL9a59bh5ojwB
+    u4LQ8GH160Lg/No+b1CTALjNhgP7G6ZDL4NyUPXSDgq8OfmJGUuew459
+    -----END PRIVATE KEY-----
+    """
+    /// A server certificate for DNS:server.dc1.consul only (no IP address), to test `serverName`.
+    static let namedServer = """
+    -----BEGIN CERTIFICATE-----
+    MIIBvzCCAWWgAwIBAgIUcxOkhEhTlwvFGg0uUihbQZS3ydswCgYIKoZIzj0EAwIw
+    HjEcMBoGA1UEAwwTQXV0b0NsdXN0ZXIgVGVzdCBDQTAgFw0yNjExMjMxMDQ0MTla
+    GA8yMTI2MTAzMDEwNDQxOVowHDEaMBgGA1UEAwwRc2VydmVyLmRjMS5jb25zdWww
+    WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARwV1z4mvkiSbtHyZq3ocT7k4VXetXS
+    9BcwctRCvkg732Jn2xgiFsK/egaYFTq4NTpnPBjyWosw25N7AfA/neW3o4GAMH4w
+    HAYDVR0RBBUwE4IRc2VydmVyLmRjMS5jb25zdWwwEwYDVR0lBAwwCgYIKwYBBQUH
+    AwEwCQYDVR0TBAIwADAdBgNVHQ4EFgQURaWkKEW4BzhgoVXWjOgoiHVv4AcwHwYD
+    VR0jBBgwFoAUGszVT/w5lQPmj/82Lw+Xh5JNLwEwCgYIKoZIzj0EAwIDSAAwRQIh
+    ANFra+v+vbNwySm8TZ2AUs5GhG9OoJEKGdhTgB8aq1p7AiAtOxyvNwMk4gnaFbpB
+    x3K/6FrF6CqJPeSIwr2Gi0Rr0g==
+    -----END CERTIFICATE-----
+    """
+    static let namedServerKey = """
+    -----BEGIN PRIVATE KEY-----
+    MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg8HzWp3xobfPSWoqr
+    Z84bA8rUUbZYu/F3j+rHXvuL4QehRANCAARwV1z4mvkiSbtHyZq3ocT7k4VXetXS
+    9BcwctRCvkg732Jn2xgiFsK/egaYFTq4NTpnPBjyWosw25N7AfA/neW3
+    -----END PRIVATE KEY-----
+    """
+}

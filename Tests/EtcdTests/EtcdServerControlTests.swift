@@ -1,0 +1,253 @@
+import Etcd
+import Foundation
+import StoreTestSupport
+import Testing
+
+/// Tests that compact, kill or restart etcd: each uses members it starts itself, on its own
+/// ports (23850–23899), so the shared stores and the other suites are never disturbed.
+@Suite("EtcdClient with etcd servers the test controls", .serialized, .enabled(if: EtcdTest.enabled))
+struct EtcdServerControlTests {
+    static func client(_ endpoints: [String]) async throws -> EtcdClient {
+        var configuration = EtcdClient.Configuration(endpoints: endpoints)
+        configuration.timeouts = .init(connect: .seconds(2), request: .seconds(5))
+        configuration.retry = .init(maxAttempts: 12, initialBackoff: .milliseconds(100), maxBackoff: .seconds(1))
+        configuration.keepAlive = .init(interval: .seconds(1), timeout: .seconds(2))
+        return try await EtcdClient.connect(configuration)
+    }
+
+    @Test("a read or watch at a compacted revision fails with .compacted carrying etcd's message and the compact revision")
+    func compaction() async throws {
+        let server = try await PrivateEtcd(count: 1, basePort: 46800)
+        defer { server.stop() }
+        let etcd = try await Self.client(server.endpoints)
+        defer { Task { await etcd.close() } }
+        let r1 = try await etcd.put("k", value: "1".bytes).header.revision
+        try await etcd.put("k", value: "2".bytes)
+        let r3 = try await etcd.put("k", value: "3".bytes).header.revision
+        try await etcd.compact(revision: r3, physical: true)
+
+        var old = EtcdRangeRequest(key: "k")
+        old.revision = r1
+        let read = await #expect(throws: EtcdError.self) { _ = try await etcd.range(old) }
+        #expect(read?.code == .compacted)
+        #expect(read?.grpcStatus == 11)
+        #expect(read?.serverMessage?.contains("required revision has been compacted") == true)
+        #expect(read?.endpoint == server.endpoints[0])
+
+        let watched = await #expect(throws: EtcdError.self) { _ = try await collect(etcd.watch("k", fromRevision: r1), count: 3) }
+        #expect(watched?.code == .compacted)
+        #expect(watched?.compactRevision == r3)
+
+        let again = await #expect(throws: EtcdError.self) { try await etcd.compact(revision: r1) }
+        #expect(again?.code == .compacted)
+        // The current value is still readable, and a watch from the compact revision works.
+        #expect(try await etcd.get("k")?.value == "3".bytes)
+        let events = try await collect(etcd.watch("k", fromRevision: r3), count: 1)
+        #expect(events.first?.kv.value == "3".bytes)
+    }
+
+    @Test("a watch resumes after its member restarts, without losing or repeating events")
+    func watchResumesAfterRestart() async throws {
+        let server = try await PrivateEtcd(count: 1, basePort: 46810)
+        defer { server.stop() }
+        let etcd = try await Self.client(server.endpoints)
+        defer { Task { await etcd.close() } }
+        let start = try await etcd.put("w/0", value: "0".bytes).header.revision
+        let watcher = Task { try await collect(etcd.watch(prefix: "w/", fromRevision: start), count: 11, timeout: .seconds(90)) }
+        for i in 1...5 { try await etcd.put("w/\(i)", value: "\(i)".bytes) }
+        try await Task.sleep(for: .milliseconds(500))
+        server.kill(0)
+        try await Task.sleep(for: .milliseconds(500))
+        try server.start(0)
+        try await server.waitHealthy(0)
+        for i in 6...10 { try await etcd.put("w/\(i)", value: "\(i)".bytes) }
+        let events = try await watcher.value
+        #expect(events.map(\.kv.valueString) == (0...10).map { "\($0)" })
+        let revisions = events.map(\.kv.modRevision)
+        #expect(revisions == revisions.sorted() && Set(revisions).count == revisions.count)
+    }
+
+    @Test("killing the leader of a 3-member cluster: operations continue on the others, and a watch on a killed member fails over without losing events")
+    func leaderAndMemberKill() async throws {
+        let cluster = try await PrivateEtcd(count: 3, basePort: 46820)
+        defer { cluster.stop() }
+        let probe = try await Self.client(cluster.endpoints)
+        let members = try await probe.memberList()
+        let leaderID = try await probe.status().leader
+        await probe.close()
+        func index(of id: UInt64) throws -> Int {
+            let urls = try #require(members.first { $0.id == id }).clientURLs
+            return try #require(cluster.endpoints.firstIndex { urls.contains($0) })
+        }
+        let leader = try index(of: leaderID)
+        let followers = (0..<3).filter { $0 != leader }
+        let watched = followers[0]   // the watcher's member, killed first
+        let writerMember = followers[1]
+
+        // A watcher connected to `watched`; a writer connected to the other follower.
+        let watchClient = try await Self.client([cluster.endpoints[watched]] + cluster.endpoints.enumerated().filter { $0.offset != watched }.map(\.element))
+        defer { Task { await watchClient.close() } }
+        #expect(watchClient.currentEndpoint == cluster.endpoints[watched])
+        let writer = try await Self.client([cluster.endpoints[writerMember], cluster.endpoints[leader], cluster.endpoints[watched]])
+        defer { Task { await writer.close() } }
+
+        let start = try await writer.put("f/000", value: "0".bytes).header.revision
+        let count = 40
+        let watcher = Task { try await collect(watchClient.watch(prefix: "f/", fromRevision: start), count: count, timeout: .seconds(90)) }
+        for i in 1..<count {
+            if i == 15 { cluster.kill(watched) }
+            if i == 25 {
+                try cluster.start(watched)
+                cluster.kill(leader)
+                // A linearizable read right after the leader died: retried until a new leader serves it.
+                #expect(try await writer.get("f/024")?.valueString == "24")
+                // Writes are not retried when they might have been applied, so wait for the new leader.
+                let deadline = ContinuousClock.now + .seconds(20)
+                while ContinuousClock.now < deadline {
+                    if let status = try? await writer.status(), status.leader != 0, status.leader != leaderID { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            try await writer.put(String(format: "f/%03d", i), value: "\(i)".bytes)
+            try await Task.sleep(for: .milliseconds(30))
+        }
+        let events = try await watcher.value
+        #expect(events.map(\.kv.valueString) == (0..<count).map { "\($0)" })
+
+        // With the old leader dead, reads and writes go on (a new leader was elected).
+        let value = try await writer.get("f/039")
+        #expect(value?.valueString == "39")
+        let status = try await writer.status()
+        #expect(status.leader != 0 && status.leader != leaderID)
+    }
+}
+
+@Suite("EtcdClient when etcd cannot answer", .serialized, .enabled(if: EtcdTest.enabled))
+struct EtcdNoQuorumTests {
+    @Test("without quorum calls end at their deadline, cancellation ends a call at once, and with every member dead nothing hangs")
+    func noQuorum() async throws {
+        let cluster = try await PrivateEtcd(count: 3, basePort: 46880)
+        defer { cluster.stop() }
+        var configuration = EtcdClient.Configuration(endpoints: [cluster.endpoints[0]])
+        configuration.timeouts = .init(connect: .seconds(1), request: .seconds(1))
+        configuration.retry = .init(maxAttempts: 2, initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(200))
+        let etcd = try await EtcdClient.connect(configuration)
+        try await etcd.put("q/k", value: [1])
+        let watch = etcd.watch("q/k")
+        cluster.kill(1)
+        cluster.kill(2)
+
+        var start = ContinuousClock.now
+        let write = await #expect(throws: EtcdError.self) { try await etcd.put("q/k", value: [2]) }
+        #expect(write?.code == .deadlineExceeded || write?.code == .unavailable)
+        #expect(ContinuousClock.now - start < .seconds(8))
+
+        start = ContinuousClock.now
+        let read = await #expect(throws: EtcdError.self) { _ = try await etcd.get("q/k") }
+        #expect(read?.code == .deadlineExceeded || read?.code == .unavailable)
+        #expect(ContinuousClock.now - start < .seconds(8))
+
+        // Cancelling the task of a pending call ends it promptly with .cancelled.
+        var relaxed = configuration
+        relaxed.timeouts.request = .seconds(30)
+        relaxed.retry = .init(maxAttempts: 1000, initialBackoff: .milliseconds(200), maxBackoff: .milliseconds(200))
+        let patient = try await EtcdClient.connect(relaxed)
+        let call = Task { try await patient.put("q/k", value: [3]) }
+        try await Task.sleep(for: .milliseconds(300))
+        start = ContinuousClock.now
+        call.cancel()
+        let cancelled = await #expect(throws: EtcdError.self) { _ = try await call.value }
+        #expect(cancelled?.code == .cancelled, "\(String(describing: cancelled))")
+        #expect(ContinuousClock.now - start < .seconds(2))
+        // The connection survived the RST_STREAM: the member still answers Status.
+        #expect(try await patient.status().version.hasPrefix("3."))
+
+        // A pending call is ended by close() with .closed.
+        let pending = Task { try await patient.put("q/k", value: [4]) }
+        try await Task.sleep(for: .milliseconds(300))
+        start = ContinuousClock.now
+        await patient.close()
+        let closed = await #expect(throws: EtcdError.self) { _ = try await pending.value }
+        #expect(closed?.code == .closed)
+        #expect(ContinuousClock.now - start < .seconds(2))
+
+        // Every member dead: calls fail fast; close() ends the watch.
+        cluster.kill(0)
+        start = ContinuousClock.now
+        let dead = await #expect(throws: EtcdError.self) { _ = try await etcd.get("q/k") }
+        #expect(dead?.code == .connectionFailed || dead?.code == .unavailable)
+        #expect(ContinuousClock.now - start < .seconds(8))
+        let watching = Task { try await collect(watch, count: 1, timeout: .seconds(60)) }
+        try await Task.sleep(for: .milliseconds(300))
+        await etcd.close()
+        let ended = await #expect(throws: EtcdError.self) { _ = try await watching.value }
+        #expect(ended?.code == .closed)
+    }
+}
+
+/// What the server sees of the client's streams, read from etcd's Prometheus metrics on a
+/// server of the test's own (so no other suite's watchers are counted).
+@Suite("EtcdClient streams as etcd sees them", .serialized, .enabled(if: EtcdTest.enabled))
+struct EtcdStreamSharingTests {
+    static func metric(_ name: String, port: Int) throws -> Double? {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-fsS", "--max-time", "3", "http://127.0.0.1:\(port)/metrics"]
+        let pipe = Pipe()
+        curl.standardOutput = pipe
+        curl.standardError = FileHandle.nullDevice
+        try curl.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        curl.waitUntilExit()
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.split(separator: " ").last ?? "")
+        }
+        return nil
+    }
+
+    static func eventually(_ name: String, port: Int, equals expected: Double) async throws -> Double? {
+        var value: Double?
+        for _ in 0..<50 {
+            value = try metric(name, port: port)
+            if value == expected { return value }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return value
+    }
+
+    @Test("all watchers share one Watch stream; ending a watch cancels its watcher on the server; leases share one keep-alive stream")
+    func sharing() async throws {
+        let server = try await PrivateEtcd(count: 1, basePort: 46890)
+        defer { server.stop() }
+        let port = server.members[0].clientPort
+        let etcd = try await EtcdClient.connect(.init(endpoints: server.endpoints))
+        let consumers = (0..<3).map { i in
+            Task { try await collect(etcd.watch("s/\(i)"), count: 1, timeout: .seconds(60)) }
+        }
+        #expect(try await Self.eventually("etcd_debugging_mvcc_watcher_total", port: port, equals: 3) == 3)
+        #expect(try Self.metric("etcd_debugging_mvcc_watch_stream_total", port: port) == 1)
+
+        consumers[0].cancel()
+        #expect(try await Self.eventually("etcd_debugging_mvcc_watcher_total", port: port, equals: 2) == 2)
+        try await etcd.put("s/1", value: [1])   // consumer 1 gets its event and ends its watch
+        #expect(try await consumers[1].value.first?.kv.value == [1])
+        #expect(try await Self.eventually("etcd_debugging_mvcc_watcher_total", port: port, equals: 1) == 1)
+        #expect(try Self.metric("etcd_debugging_mvcc_watch_stream_total", port: port) == 1)
+
+        let leases = try await [etcd.grantLease(ttl: .seconds(30)), etcd.grantLease(ttl: .seconds(30)),
+                                etcd.grantLease(ttl: .seconds(30))]
+        let keepAlives = leases.map { lease in
+            Task { () -> EtcdLeaseKeepAliveEvent? in
+                for try await event in etcd.keepAlive(lease.id) { return event }
+                return nil
+            }
+        }
+        for keepAlive in keepAlives { #expect(try await keepAlive.value == .renewed(ttl: .seconds(30))) }
+        let keepAliveStreams = #"grpc_server_started_total{grpc_method="LeaseKeepAlive",grpc_service="etcdserverpb.Lease",grpc_type="bidi_stream"}"#
+        #expect(try Self.metric(keepAliveStreams, port: port) == 1)
+
+        await etcd.close()
+        #expect(try await Self.eventually("etcd_debugging_mvcc_watcher_total", port: port, equals: 0) == 0)
+        #expect(try await Self.eventually("etcd_debugging_mvcc_watch_stream_total", port: port, equals: 0) == 0)
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs the built `autocluster` executable (posix_spawn + waitpid, output to files — no
+/// Foundation `Process` waiting on a pipe), with a deadline after which it is killed.
+struct CommandRunner {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var stderrLines: [Substring] { stderr.split(separator: "\n") }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// `.build/debug/autocluster`, beside the test bundle.
+    static var executable: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("autocluster").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return ".build/debug/autocluster"
+    }
+
+    /// A started process: its pid and where its output goes.
+    final class Running: @unchecked Sendable {  // only used from the test task that started it
+        let pid: pid_t
+        let outPath: String
+        let errPath: String
+        var finished: Int32?
+
+        init(pid: pid_t, outPath: String, errPath: String) {
+            self.pid = pid
+            self.outPath = outPath
+            self.errPath = errPath
+        }
+
+        var stdout: String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
+        var stderr: String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
+
+        func signal(_ sig: Int32) { if finished == nil { kill(pid, sig) } }
+
+        /// Waits for the exit; kills it (SIGKILL) after `timeout`.
+        func wait(timeout: Duration = .seconds(30)) async throws -> Result {
+            let deadline = ContinuousClock.now + timeout
+            while finished == nil {
+                var status: Int32 = 0
+                let r = waitpid(pid, &status, WNOHANG)
+                if r == pid {
+                    // WIFEXITED / WEXITSTATUS, WIFSIGNALED → 128 + signal
+                    let low = status & 0x7f
+                    finished = low == 0 ? (status >> 8) & 0xff : 128 + low
+                    break
+                }
+                if ContinuousClock.now > deadline {
+                    kill(pid, SIGKILL)
+                    var ignored: Int32 = 0
+                    waitpid(pid, &ignored, 0)
+                    finished = -1
+                    throw Failure(description: "autocluster did not finish within \(timeout); stderr: \(stderr)")
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return Result(status: finished!, stdout: stdout, stderr: stderr)
+        }
+    }
+
+    /// Starts `autocluster ARGS` with `environment` added to this process's environment.
+    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("autocluster-cmd-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let outPath = dir.appendingPathComponent("stdout").path
+        let errPath = dir.appendingPathComponent("stderr").path
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        guard rc == 0 else { throw Failure(description: "posix_spawn \(executable) failed: \(rc)") }
+        return Running(pid: pid, outPath: outPath, errPath: errPath)
+    }
+
+    /// Runs `autocluster ARGS` to completion.
+    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30)) async throws -> Result {
+        try await start(arguments, environment: environment).wait(timeout: timeout)
+    }
+}

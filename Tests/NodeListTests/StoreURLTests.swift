@@ -1,0 +1,32 @@
+import NodeList
+import Testing
+
+@Suite struct StoreURLTests {
+    @Test func parsesEachStore() throws {
+        let zk = try StoreURL(parsing: "zookeeper://h1:2181,h2/chroot/x")
+        #expect(zk.kind == .zooKeeper)
+        #expect(zk.zooKeeperConnectString == "h1:2181,h2:2181/chroot/x")
+        let etcd = try StoreURL(parsing: "etcd://127.0.0.1:2379,[::1]:2380")
+        #expect(etcd.etcdEndpoints == ["http://127.0.0.1:2379", "http://[::1]:2380"])
+        let etcds = try StoreURL(parsing: "etcds://e1")
+        #expect(etcds.etcdEndpoints == ["https://e1:2379"])
+        let consul = try StoreURL(parsing: "consul://127.0.0.1:8500")
+        #expect(consul.consulAddress == "http://127.0.0.1:8500")
+        #expect(try StoreURL(parsing: "consuls://c").consulAddress == "https://c:8500")
+    }
+
+    @Test(arguments: [
+        "127.0.0.1:2181", "redis://h:1", "etcd://", "etcd://h:0", "etcd://h:99999", "etcd://h:1/path",
+        "consul://a:1,b:2", "etcd://user:pw@h:1", "zookeeper://h:1,,h2:1",
+    ])
+    func rejectsBadURLs(_ text: String) {
+        let error = #expect(throws: NodeListError.self) { try StoreURL(parsing: text) }
+        #expect(error?.code == .invalidStoreURL)
+        #expect(error.map { !$0.message.contains("\n") } == true)
+    }
+
+    @Test func neverEchoesCredentials() {
+        let error = #expect(throws: NodeListError.self) { try StoreURL(parsing: "etcd://root:hunter2@h:1") }
+        #expect(error?.message.contains("hunter2") == false)
+    }
+}

@@ -1,0 +1,1 @@
+// Fault, bad-input and security tests live in this target (see the README's reliability table).

@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// ZooKeeper servers a test starts for itself (scripts/start-zookeeper.sh) so it can kill and
+/// restart them without disturbing the shared servers other suites use.
+final class ZooKeeperServers: Sendable {
+    let directory: String
+    let standalonePort: Int
+    let ensembleBase: Int
+    let environment: [String: String]
+
+    static let repository: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    private init(directory: String, standalonePort: Int, ensembleBase: Int) {
+        self.directory = directory
+        self.standalonePort = standalonePort
+        self.ensembleBase = ensembleBase
+        var environment = ProcessInfo.processInfo.environment
+        environment["AUTOCLUSTER_STORES_DIR"] = directory
+        environment["ZOOKEEPER_PORT"] = "\(standalonePort)"
+        environment["ZOOKEEPER_ENSEMBLE_BASE_PORT"] = "\(ensembleBase)"
+        self.environment = environment
+    }
+
+    /// Starts a standalone server, or a 3-server ensemble.
+    static func start(ensemble: Bool) async throws -> ZooKeeperServers {
+        let servers = ZooKeeperServers(
+            directory: NSTemporaryDirectory() + "autocluster-zk-\(getpid())-\(UUID().uuidString.prefix(6))",
+            standalonePort: try freePorts { [$0] }, ensembleBase: try freePorts { base in
+                (0..<3).flatMap { [base + $0, base + 700 + $0, base + 1700 + $0] }
+            })
+        let (status, output) = try await servers.script("start-zookeeper.sh", ensemble ? ["--ensemble", "--no-standalone"] : [])
+        guard status == 0 else {
+            _ = try? await servers.script("stop-stores.sh", [])
+            throw ScriptFailure(description: "start-zookeeper.sh failed (\(status)): \(output)")
+        }
+        return servers
+    }
+
+    var standaloneConnect: String { "127.0.0.1:\(standalonePort)" }
+    var ensembleConnect: String { (0..<3).map { "127.0.0.1:\(ensembleBase + $0)" }.joined(separator: ",") }
+    /// The server name (for store-ctl.sh) of an ensemble client address `127.0.0.1:PORT`.
+    func ensembleName(of address: String) -> String? {
+        guard let port = address.split(separator: ":").last.flatMap({ Int($0) }) else { return nil }
+        let index = port - ensembleBase
+        return (0..<3).contains(index) ? "zookeeper\(index + 1)" : nil
+    }
+
+    /// `store-ctl.sh kill NAME SIGNAL`.
+    func kill(_ name: String, signal: String = "KILL") async throws {
+        let (status, output) = try await script("store-ctl.sh", ["kill", name, signal])
+        guard status == 0 else { throw ScriptFailure(description: "store-ctl.sh kill \(name) \(signal): \(output)") }
+    }
+
+    /// `store-ctl.sh start NAME`: starts it again with its data and waits until it answers.
+    func restart(_ name: String) async throws {
+        let (status, output) = try await script("store-ctl.sh", ["start", name])
+        guard status == 0 else { throw ScriptFailure(description: "store-ctl.sh start \(name): \(output)") }
+    }
+
+    func stop() async {
+        _ = try? await script("stop-stores.sh", [])
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    struct ScriptFailure: Error, CustomStringConvertible { let description: String }
+
+    /// Runs a script of scripts/ with posix_spawn on its own thread (waitpid blocks), its output
+    /// in a file: daemons it forks keep no pipe of ours open.
+    func script(_ name: String, _ arguments: [String]) async throws -> (Int32, String) {
+        let path = Self.repository + "/scripts/" + name
+        let outputPath = NSTemporaryDirectory() + "zk-script-\(UUID().uuidString).log"
+        let environment = self.environment.map { "\($0.key)=\($0.value)" }
+        let status: Int32 = await withCheckedContinuation { continuation in
+            Thread {
+                var actions = posix_spawn_file_actions_t()
+                posix_spawn_file_actions_init(&actions)
+                posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+                posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+                posix_spawn_file_actions_adddup2(&actions, 1, 2)
+                let argv = ([path] + arguments).map { strdup($0) } + [nil]
+                let envp = environment.map { strdup($0) } + [nil]
+                var pid = pid_t()
+                var rc = posix_spawn(&pid, path, &actions, nil, argv, envp)
+                posix_spawn_file_actions_destroy(&actions)
+                argv.forEach { free($0) }
+                envp.forEach { free($0) }
+                if rc == 0 {
+                    var status: Int32 = 0
+                    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+                    rc = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+                } else {
+                    rc = 127
+                }
+                continuation.resume(returning: rc)
+            }.start()
+        }
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(atPath: outputPath)
+        return (status, output)
+    }
+
+    /// A random base port for which every port `ports(base)` is free on 127.0.0.1.
+    private static func freePorts(_ ports: (Int) -> [Int]) throws -> Int {
+        for _ in 0..<200 {
+            let base = Int.random(in: 40000..<47000)
+            if ports(base).allSatisfy(isFree) { return base }
+        }
+        throw ScriptFailure(description: "no free ports found")
+    }
+
+    private static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}
