@@ -170,10 +170,13 @@ if Context.environment["AUTOCLUSTER_FUZZ"] != nil {
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
         ("FuzzGRPCFraming", ["Etcd"]),
         ("FuzzEtcdProto", ["Etcd", "CEtcdProtos"]),
+        ("FuzzNodeListDocument", ["NodeList"]),
+        ("FuzzStoreURL", ["NodeList"]),
     ]
+    package.targets.append(.target(name: "CFuzzerDriver", path: "Fuzz/CFuzzerDriver"))
     for (name, dependencies) in fuzzTargets {
         package.targets.append(.executableTarget(
-            name: name, dependencies: dependencies, path: "Fuzz/\(name)",
+            name: name, dependencies: dependencies + ["CFuzzerDriver"], path: "Fuzz/\(name)",
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
     }
 }

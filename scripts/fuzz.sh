@@ -25,12 +25,12 @@ export AUTOCLUSTER_FUZZ=1
 status=0
 for target in "${targets[@]}"; do
   echo "fuzz: building $target" >&2
-  swift build --scratch-path .build/fuzz -Xswiftc -sanitize=fuzzer,address --product "$target" >&2
+  swift build -c release --scratch-path .build/fuzz -Xswiftc -enable-testing -Xswiftc -sanitize=fuzzer,address --product "$target" >&2
   corpus=$(mktemp -d)
   cp Fuzz/Seeds/"$target"/* "$corpus"/ 2>/dev/null || true
   mkdir -p "Fuzz/Findings/$target"
   echo "fuzz: running $target for $runs executions" >&2
-  if .build/fuzz/debug/"$target" -runs="$runs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+  if .build/fuzz/release/"$target" -runs="$runs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="Fuzz/Findings/$target/" -print_final_stats=1 "$corpus" 2>"$corpus.log"; then
     echo "fuzz: $target: $(grep -E '^stat::number_of_executed_units' "$corpus.log" | awk '{print $2}') executions, clean" >&2
   else

@@ -1,7 +1,18 @@
 // libFuzzer target: decoding etcd responses with protobuf-c into the client's Swift values —
 // the path every byte received from an etcd server takes. The first input byte picks the
 // message type; the rest is the encoded message. Build and run with scripts/fuzz.sh.
+import CFuzzerDriver
 @testable import Etcd
+
+@_cdecl("FuzzEtcdProto_main")
+public func FuzzEtcdProtoMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+        guard let data else { return fuzzEtcdProto(UnsafeRawPointer(bitPattern: 1)!, 0) }
+        return fuzzEtcdProto(UnsafeRawPointer(data), size)
+    }
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzEtcdProto(_ start: UnsafeRawPointer, _ count: Int) -> CInt {

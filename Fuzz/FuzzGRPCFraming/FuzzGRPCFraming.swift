@@ -1,6 +1,17 @@
 // libFuzzer target: the gRPC length-prefixed message deframer of the etcd transport.
 // Build and run with scripts/fuzz.sh (see the README's reliability section).
+import CFuzzerDriver
 @testable import Etcd
+
+@_cdecl("FuzzGRPCFraming_main")
+public func FuzzGRPCFramingMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+        guard let data else { return fuzzGRPCFraming(UnsafeRawPointer(bitPattern: 1)!, 0) }
+        return fuzzGRPCFraming(UnsafeRawPointer(data), size)
+    }
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzGRPCFraming(_ start: UnsafeRawPointer, _ count: Int) -> CInt {

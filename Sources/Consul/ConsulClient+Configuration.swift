@@ -9,7 +9,8 @@ extension ConsulClient {
     /// variables Consul's own command-line tools read.
     public struct Configuration: Sendable {
         /// The agent's HTTP address: `http://host:port`, `https://host:port`, or `host:port`
-        /// (then `http`, or `https` when `tls` is set). Default `http://127.0.0.1:8500`.
+        /// (then `http`, or `https` when `tls` is set); the store URLs `consul://host:port` and
+        /// `consuls://host:port` mean `http` and `https`. Default `http://127.0.0.1:8500`.
         /// A malformed address makes every call throw `ConsulError.Code.invalidArgument`.
         public var address: String
         /// The ACL token, sent as the `X-Consul-Token` header. Default `nil` (anonymous).
@@ -201,6 +202,9 @@ struct ConsulEndpoint: Sendable, Hashable {
         if let range = rest.range(of: "://") {
             scheme = rest[..<range.lowerBound].lowercased()
             rest = String(rest[range.upperBound...])
+            // The package's store URLs (`consul://`, `consuls://`) name the same agent.
+            if scheme == "consul" { scheme = "http" }
+            if scheme == "consuls" { scheme = "https" }
             guard scheme == "http" || scheme == "https" else {
                 throw bad("the scheme must be http or https, not \(scheme)")
             }

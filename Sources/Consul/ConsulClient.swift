@@ -240,8 +240,9 @@ extension ConsulClient {
         {
             return ConsulError(
                 .tls,
-                message: "TLS with Consul at \(endpoint.display) failed — check the CA (CONSUL_CACERT), the server "
-                    + "name (CONSUL_TLS_SERVER_NAME) and the client certificate",
+                message: "TLS with Consul at \(endpoint.display) failed — is the agent serving HTTPS on this port? "
+                    + "Check the CA (CONSUL_CACERT), the server name (CONSUL_TLS_SERVER_NAME) and the client "
+                    + "certificate (CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY)",
                 path: path, underlying: error)
         }
         return ConsulError(

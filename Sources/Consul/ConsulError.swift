@@ -46,6 +46,7 @@ public struct ConsulError: Error, Sendable, CustomStringConvertible {
         /// The calling task was cancelled.
         public static let cancelled = Code(.cancelled)
 
+        /// The code's name, e.g. `permissionDenied`.
         public var description: String { base.rawValue }
     }
 
@@ -97,6 +98,7 @@ public struct ConsulError: Error, Sendable, CustomStringConvertible {
         self.underlying = underlying
     }
 
+    /// The code, the message, the HTTP status, Consul's own text and the underlying error (never the token).
     public var description: String {
         var text = "ConsulError.\(code): \(message)"
         if let httpStatus { text += " [HTTP \(httpStatus)]" }

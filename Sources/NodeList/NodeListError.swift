@@ -29,6 +29,7 @@ public struct NodeListError: Error, Sendable, CustomStringConvertible {
         /// The operation is not available for this store or configuration.
         public static let unsupported = Code(.unsupported)
 
+        /// The code's name.
         public var description: String { "\(value)" }
     }
 
@@ -61,6 +62,7 @@ public struct NodeListError: Error, Sendable, CustomStringConvertible {
             version: version, bytes: bytes)
     }
 
+    /// The message, with the underlying error when the message does not already name it.
     public var description: String {
         if let underlying, !message.contains("\(underlying)") {
             return "\(message) (\(underlying))"

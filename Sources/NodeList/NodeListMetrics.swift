@@ -13,12 +13,13 @@ struct NodeListMetrics: Sendable {
     /// `autocluster_nodelist_join_duration_seconds`
     let joinLatency: Metrics.Timer
 
-    init(key: String) {
+    init(key: String, factory: (any MetricsFactory)?) {
         let dimensions = [("key", key)]
-        joins = Counter(label: "autocluster_nodelist_joins_total", dimensions: dimensions)
-        casConflicts = Counter(label: "autocluster_nodelist_cas_conflicts_total", dimensions: dimensions)
-        swept = Counter(label: "autocluster_nodelist_swept_nodes_total", dimensions: dimensions)
-        probeFailures = Counter(label: "autocluster_nodelist_probe_failures_total", dimensions: dimensions)
-        joinLatency = Metrics.Timer(label: "autocluster_nodelist_join_duration_seconds", dimensions: dimensions)
+        let factory = factory ?? MetricsSystem.factory
+        joins = Counter(label: "autocluster_nodelist_joins_total", dimensions: dimensions, factory: factory)
+        casConflicts = Counter(label: "autocluster_nodelist_cas_conflicts_total", dimensions: dimensions, factory: factory)
+        swept = Counter(label: "autocluster_nodelist_swept_nodes_total", dimensions: dimensions, factory: factory)
+        probeFailures = Counter(label: "autocluster_nodelist_probe_failures_total", dimensions: dimensions, factory: factory)
+        joinLatency = Metrics.Timer(label: "autocluster_nodelist_join_duration_seconds", dimensions: dimensions, factory: factory)
     }
 }

@@ -78,7 +78,13 @@ public final class NodeListService: Service, Sendable {
 
     /// Joins, refreshes until graceful shutdown, then leaves.
     public func run() async throws {
-        try await joinRetrying()
+        // A shutdown while the store is still unreachable ends the retries: nothing to leave.
+        do {
+            try await cancelWhenGracefulShutdown { try await self.joinRetrying() }
+        } catch is CancellationError where Task.isShuttingDownGracefully {
+            logger.info("shut down before \(node.name) could join")
+            return
+        }
         let (triggers, trigger) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
@@ -153,7 +159,7 @@ public final class NodeListService: Service, Sendable {
             let alive = others.isEmpty ? [] : await store.probeAll(others)
             let responsive = 1 + alive.filter { $0 }.count
             if responsive >= quorum {
-                logger.info("quorum reached: \(responsive) of \(quorum) node(s) respond — ready")
+                logger.info("ready: \(responsive) listed node(s) respond, quorum is \(quorum)")
                 let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
                     state.ready = true
                     defer { state.waiters = [] }
@@ -161,7 +167,7 @@ public final class NodeListService: Service, Sendable {
                 }
                 for waiter in waiters { waiter.resume() }
             } else {
-                logger.info("waiting for quorum: \(responsive) of \(quorum) node(s) respond")
+                logger.info("not ready yet: \(responsive) listed node(s) respond, quorum is \(quorum)")
             }
         } catch is CancellationError {
         } catch {

@@ -1,3 +1,5 @@
+import Metrics
+
 extension NodeListStore {
     /// How a `NodeListStore` probes, sweeps and retries. Every property has a default.
     public struct Configuration: Sendable {
@@ -20,6 +22,9 @@ extension NodeListStore {
         public var backoff: Backoff = Backoff()
         /// What to do with a stored value that does not decode. Default: ``CorruptValuePolicy/fail``.
         public var corruptValuePolicy: CorruptValuePolicy = .fail
+        /// Where the counters and the join timer go. Default: nil, the bootstrapped
+        /// `MetricsSystem.factory`.
+        public var metricsFactory: (any MetricsFactory)? = nil
 
         /// The defaults.
         public init() {}

@@ -46,7 +46,7 @@ public final class NodeListStore: Sendable {
         var logger = logger
         logger[metadataKey: "nodelist.key"] = "\(key)"
         self.logger = logger
-        self.metrics = NodeListMetrics(key: key)
+        self.metrics = NodeListMetrics(key: key, factory: configuration.metricsFactory)
     }
 
     // MARK: - Reading

@@ -90,6 +90,7 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
     /// The Consul agent address: `http://127.0.0.1:8500` (`https://` with TLS).
     public var consulAddress: String { (tls ? "https://" : "http://") + (hosts.first ?? "127.0.0.1:8500") }
 
+    /// The URL in its normal form (`etcd://h1:2379,h2:2379`).
     public var description: String {
         let scheme: String
         switch kind {

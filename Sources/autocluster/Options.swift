@@ -74,6 +74,9 @@ struct ProbeOptions: ParsableArguments {
     @Option(help: "The most nodes the list may hold.")
     var maxNodes: Int = 1000
 
+    @Flag(help: "Replace a stored value that is not a node list (by compare-and-swap against its version) instead of failing.")
+    var replaceCorrupt = false
+
     func makeProbe() throws -> any NodeProbe {
         let timeout = try parseDuration(probeTimeout, flag: "--probe-timeout")
         switch probe {
@@ -95,6 +98,7 @@ struct ProbeOptions: ParsableArguments {
         configuration.sweepGracePeriod = try parseDuration(sweepGrace, flag: "--sweep-grace")
         configuration.sweepWhenNoneRespond = sweepWhenNoneRespond
         configuration.maxNodes = maxNodes
+        configuration.corruptValuePolicy = replaceCorrupt ? .replaceCorrupt : .fail
         guard probeAttempts >= 1 else { throw ValidationError("--probe-attempts must be at least 1") }
         guard probeConcurrency >= 1 else { throw ValidationError("--probe-concurrency must be at least 1") }
         return configuration

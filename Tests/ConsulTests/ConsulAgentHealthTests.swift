@@ -45,10 +45,35 @@ struct ConsulAgentHealthTests {
             try await agent.failTTL(checkID, note: "down")
             #expect(try await agent.checks()[checkID]?.status == .critical)
 
+            try await agent.updateTTL(checkID, status: .passing, output: "recovered: 3 of 3 backends up")
+            let updated = try #require(try await agent.checks()[checkID])
+            #expect(updated.status == .passing)
+            #expect(updated.output == "recovered: 3 of 3 backends up")
+            await expectConsulError(.invalidArgument) { try await agent.updateTTL(checkID, status: .maintenance) }
+
             try await agent.deregister(serviceID: "\(name)-1")
             #expect(try await agent.services()["\(name)-1"] == nil)
             #expect(try await agent.checks()[checkID] == nil)
             #expect(try await consul.client.health.service(name).isEmpty)
+        }
+    }
+
+    @Test func aTTLCheckThatIsNotUpdatedTurnsCritical() async throws {
+        try await withConsul { consul in
+            let name = Self.serviceName()
+            try await consul.client.agent.register(service: .init(id: name, name: name), check: .ttl(.seconds(1)))
+            try await consul.client.agent.passTTL("service:\(name)")
+            #expect(try await consul.client.agent.checks()["service:\(name)"]?.status == .passing)
+            let deadline = ContinuousClock.now + .seconds(10)
+            var status: ConsulHealthStatus?
+            while ContinuousClock.now < deadline {
+                status = try await consul.client.agent.checks()["service:\(name)"]?.status
+                if status == .critical { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(status == .critical)
+            #expect(try await consul.client.health.service(name, passingOnly: true).isEmpty)
+            try await consul.client.agent.deregister(serviceID: name)
         }
     }
 

@@ -1,7 +1,8 @@
 @testable import Consul
 import ConsulStandIn
 import Foundation
-import Synchronization
+import NIOCore
+import NIOPosix
 import Testing
 
 @Suite("Consul blocking queries and watches (real Consul at CONSUL_HTTP_ADDR, else the stand-in)")
@@ -101,7 +102,7 @@ struct ConsulBlockingTests {
             let key = consul.key("mine")
             try await consul.client.kv.put(key, value: bytes("v1"))
             let client = consul.client
-            let seen = Mutex<[String?]>([])
+            let seen = TestBox<[String?]>([])
             let watcher = Task {
                 for try await entry in client.kv.watch(key, wait: .seconds(2)) {
                     seen.withLock { $0.append(entry?.string) }
@@ -137,7 +138,7 @@ struct ConsulBlockingTests {
         try await withConsul { consul in
             let key = consul.key("cancel")
             let client = consul.client
-            let started = Mutex(false)
+            let started = TestBox(false)
             let watcher = Task {
                 var count = 0
                 for try await _ in client.kv.watch(key, wait: .seconds(60)) {
@@ -199,10 +200,10 @@ struct ConsulBlockingTests {
 struct ConsulBlockingRuleTests {
     /// Answers scripted per call; records the index each call blocked on.
     final class Script: Sendable {
-        let answers: Mutex<[Result<ConsulQueryResult<String?>, ConsulError>]>
-        let indexes = Mutex<[UInt64?]>([])
+        let answers: TestBox<[Result<ConsulQueryResult<String?>, ConsulError>]>
+        let indexes = TestBox<[UInt64?]>([])
 
-        init(_ answers: [Result<ConsulQueryResult<String?>, ConsulError>]) { self.answers = Mutex(answers) }
+        init(_ answers: [Result<ConsulQueryResult<String?>, ConsulError>]) { self.answers = TestBox(answers) }
 
         func loop() -> BlockingLoop<String?> {
             BlockingLoop(wait: .seconds(1)) { index, _ in
@@ -292,5 +293,45 @@ struct ConsulBlockingKeysTests {
             #expect(result.value == [consul.key("k/a"), consul.key("k/b")])
             #expect(result.index > first.index)
         }
+    }
+}
+
+@Suite("Consul deadlines and shutdown of blocking queries")
+struct ConsulBlockingDeadlineTests {
+    @Test func aBlockingQueryToASilentServerEndsAtItsDeadline() async throws {
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { $0.eventLoop.makeSucceededVoidFuture() }
+            .bind(host: "127.0.0.1", port: 0).get()
+        var configuration = ConsulClient.Configuration(address: "http://127.0.0.1:\(silent.localAddress!.port!)")
+        configuration.timeouts.request = .milliseconds(500)
+        let client = ConsulClient(configuration)
+        let started = ContinuousClock.now
+        // Deadline: wait (1 s) + Consul's jitter allowance (wait/16) + the request timeout (0.5 s).
+        await expectConsulError(.timeout) { try await client.kv.get("k", waitIndex: 5, wait: .seconds(1)) }
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed >= .milliseconds(1_400))
+        #expect(elapsed < .seconds(4))
+        try await client.shutdown()
+        try await silent.close()
+    }
+
+    @Test func shuttingDownTheClientEndsItsWatches() async throws {
+        let standIn = try await ConsulStandIn.start()
+        let client = ConsulClient(.init(address: standIn.address))
+        let first = TestBox(false)
+        let watcher = Task {
+            for try await _ in client.kv.watch("w", wait: .seconds(60)) { first.withLock { $0 = true } }
+        }
+        try await waitUntil { first.withLock { $0 } }
+        try await Task.sleep(for: .milliseconds(100))  // the blocking query is now in flight
+        let started = ContinuousClock.now
+        try await client.shutdown()
+        do {
+            try await watcher.value
+        } catch let error as ConsulError {
+            #expect(error.code == .shutdown)
+        }
+        #expect(ContinuousClock.now - started < .seconds(3))
+        try await standIn.shutdown()
     }
 }

@@ -239,6 +239,30 @@ struct ConsulValidationTests {
         try await client.shutdown()
     }
 
+    @Test func storeURLSchemesAndBareHostPortAreAccepted() async throws {
+        let standIn = try await ConsulStandIn.start()
+        let hostPort = standIn.address.replacingOccurrences(of: "http://", with: "")
+        for address in [standIn.address, "consul://\(hostPort)", hostPort, standIn.address + "/"] {
+            let client = ConsulClient(.init(address: address))
+            #expect(try await client.kv.put("scheme", value: bytes(address)), "\(address)")
+            try await client.shutdown()
+        }
+        // consuls:// means https: against this plain-HTTP server the TLS handshake fails.
+        var configuration = ConsulClient.Configuration(address: "consuls://\(hostPort)")
+        configuration.timeouts.request = .seconds(3)
+        configuration.timeouts.connect = .seconds(2)
+        let tlsClient = ConsulClient(configuration)
+        do {
+            _ = try await tlsClient.kv.get("scheme")
+            Issue.record("https to a plain HTTP server succeeded")
+        } catch let error as ConsulError {
+            #expect(error.code == .tls, "\(error)")
+            #expect(error.message.contains("serving HTTPS"))
+        }
+        try await tlsClient.shutdown()
+        try await standIn.shutdown()
+    }
+
     @Test func unreachableAddressFailsPromptly() async throws {
         // A port nothing listens on: bind one, close it, use it.
         let standIn = try await ConsulStandIn.start()

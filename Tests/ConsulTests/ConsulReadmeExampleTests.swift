@@ -1,6 +1,5 @@
 import Consul
 import ConsulStandIn
-import Synchronization
 import Testing
 
 /// The README's Consul example, run against the stand-in (or CONSUL_HTTP_ADDR), so it stays true.
@@ -28,7 +27,7 @@ struct ConsulReadmeExampleTests {
             #expect(changed.index > current.index)
             _ = try await writer.value
 
-            let seen = Mutex<[String]>([])
+            let seen = TestBox<[String]>([])
             let watcher = Task {
                 for try await entry in consul.kv.watch(key) { seen.withLock { $0.append(entry?.string ?? "<deleted>") } }
             }

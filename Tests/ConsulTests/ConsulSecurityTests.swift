@@ -99,11 +99,13 @@ struct ConsulEnvironmentTests {
         #expect(configuration.tls?.insecureSkipVerify == true)
     }
 
-    @Test func datacenterIsSentAsAQueryParameter() async throws {
+    @Test func datacenterAndNamespaceAreSentAsQueryParameters() async throws {
         let standIn = try await ConsulStandIn.start()
-        let client = ConsulClient(.init(address: standIn.address, datacenter: "dc9"))
+        var configuration = ConsulClient.Configuration(address: standIn.address, datacenter: "dc9")
+        configuration.namespace = "team a"
+        let client = ConsulClient(configuration)
         _ = try await client.kv.get("dc/k")
-        #expect(standIn.recordedRequests.last?.uri == "/v1/kv/dc/k?dc=dc9")
+        #expect(standIn.recordedRequests.last?.uri == "/v1/kv/dc/k?dc=dc9&ns=team%20a")
         try await client.shutdown()
         try await standIn.shutdown()
     }

@@ -19,6 +19,14 @@ struct ConsulTarget {
     /// Shortest session TTL the target accepts (Consul: 10s; the stand-in is started with 1s).
     var minimumTTL: Duration { isReal ? .seconds(10) : .seconds(1) }
 
+    /// A TTL for sessions that must stay valid while a test works with them: far longer than any
+    /// test step, even on a loaded machine or under the thread sanitizer.
+    var comfortableTTL: Duration { .seconds(60) }
+
+    /// A TTL short enough that a session keeper must renew several times during a test, yet long
+    /// enough that one slow renewal on a loaded machine does not lose the session (it lives 2 × TTL).
+    var keeperTTL: Duration { isReal ? .seconds(10) : .seconds(2) }
+
     static func make(
         options: ConsulStandIn.Options = ConsulStandIn.Options(),
         configure: (inout ConsulClient.Configuration) -> Void = { _ in }
@@ -79,3 +87,18 @@ func expectConsulError<T>(
 }
 
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+/// A value behind a lock, for test tasks to share (`Synchronization.Mutex` needs macOS 15;
+/// the package supports macOS 14).
+final class TestBox<Value>: @unchecked Sendable {  // every access goes through `lock`
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}

@@ -29,15 +29,25 @@ struct EtcdAuthTests {
         let log = CapturingLogHandler.Store()
         right.logger = Logger(label: "test") { _ in CapturingLogHandler(store: log) }
         let etcd = try await EtcdClient.connect(right)
-        try await etcd.put("auth/k", value: "v".bytes)
+        let put = try await etcd.put("auth/k", value: "v".bytes)
         #expect(try await etcd.get("auth/k")?.value == "v".bytes)
+        let early = etcd.watch("auth/k", fromRevision: put.header.revision)
+        var earlyEvents = early.makeAsyncIterator()
+        #expect(try await earlyEvents.next()?.kv.value == "v".bytes)
         // The simple token lives 2 s; after it expires the client re-authenticates once and retries.
         try await Task.sleep(for: .seconds(4))
         #expect(try await etcd.get("auth/k")?.value == "v".bytes)
         #expect(log.all.contains { $0.contains("re-authenticating") })
         #expect(!log.all.contains { $0.contains("root-secret") })
+        // A watch created on the stream opened with the expired token: refused, re-authenticated, re-created.
+        let late = etcd.watch("auth/k", fromRevision: put.header.revision + 1)
         try await etcd.put("auth/k", value: "w".bytes)
         #expect(try await etcd.get("auth/k")?.value == "w".bytes)
+        let lateEvents: [EtcdWatchEvent]
+        do { lateEvents = try await collect(late, count: 1) } catch { print("LOG", log.all.joined(separator: "\n")); throw error }
+        #expect(lateEvents.first?.kv.value == "w".bytes)
+        // The first watch was re-created from where it was: it sees "w" next, nothing repeated.
+        #expect(try await earlyEvents.next()?.kv.value == "w".bytes)
         await etcd.close()
 
         let anonymous = try await EtcdClient.connect(.init(endpoints: [endpoint]))

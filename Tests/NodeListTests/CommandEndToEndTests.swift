@@ -113,6 +113,11 @@ import Glibc
         }
         #expect(try await backend.read(key: fixture.key) == before)
 
+        let replaced = try await CommandRunner.run(
+            ["join", "--store", fixture.storeURL, "--key", fixture.key, "--name", "n", "--address", "127.0.0.1:1", "--replace-corrupt"])
+        #expect(replaced.status == 0, "\(replaced.stderr)")
+        #expect(try await listedNames(fixture.storeURL, fixture.key) == ["n"])
+
         let deadPort = try await LoopbackListener.deadAddress()
         let unreachable: String
         switch kind {

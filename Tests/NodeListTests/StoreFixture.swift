@@ -58,7 +58,9 @@ final class StoreFixture: Sendable {
         switch kind {
         case .zooKeeper: "zookeeper://" + TestStores.zooKeeperConnect!
         case .etcd: TestStores.etcdEndpoints!.map { $0.replacingOccurrences(of: "http://", with: "etcd://") }.joined(separator: ",")
-        case .consul: (standIn?.address ?? TestStores.consulAddress!).replacingOccurrences(of: "http://", with: "consul://")
+        case .consul:
+            // CONSUL_HTTP_ADDR may come without a scheme (127.0.0.1:8500).
+            "consul://" + (standIn?.address ?? TestStores.consulAddress!).replacingOccurrences(of: "http://", with: "")
         }
     }
 

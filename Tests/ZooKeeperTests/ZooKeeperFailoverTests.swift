@@ -87,6 +87,14 @@ struct ZooKeeperFailoverTests {
             #expect(error?.message.contains("operationTimeout") == true)
             #expect(elapsed >= .seconds(2) && elapsed < .seconds(4), "took \(elapsed)")
 
+            // A cancelled call ends at once with .cancelled.
+            let cancelled = Task { await ZK.error { _ = try await zk.get("/") } }
+            try await Task.sleep(for: .milliseconds(200))
+            let cancelStart = ContinuousClock.now
+            cancelled.cancel()
+            #expect(await cancelled.value?.code == .cancelled)
+            #expect(ContinuousClock.now - cancelStart < .milliseconds(500))
+
             // close() with calls in flight on a frozen server ends them all promptly.
             let calls = Task {
                 await Self.codes((0..<20).map { i in { @Sendable in _ = try await closing.create("/frozen-\(i)") } })

@@ -33,13 +33,19 @@ struct ZooKeeperSessionTests {
         let second = try await ZK.client { $0.session = session }
         #expect(second.session?.id == session.id)
         #expect(try await ZK.retrying { try await second.exists(root + "/eph") }?.ephemeralOwner == session.id)
-        await second.close()  // closes the shared session
-
+        // Closing ends the shared session (at once if the closing client holds the connection,
+        // otherwise by timeout): its ephemeral node goes.
+        await second.close()
+        await first.close()
         let observer = try await ZK.client()
-        #expect(try await observer.exists(root + "/eph") == nil)
+        var gone = false
+        for _ in 0..<150 where !gone {
+            gone = try await observer.exists(root + "/eph") == nil
+            if !gone { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(gone)
         await ZK.deleteTree(observer, root)
         await observer.close()
-        await first.close()
     }
 
     @Test("resuming an unknown session fails with .sessionExpired")
@@ -67,6 +73,7 @@ struct ZooKeeperSessionTests {
         try await ZK.expire(oldSession) { states.elements.contains(.expired) }
 
         #expect(await states.wait { $0.contains(.expired) && $0.last == .connected }, "states: \(states.elements)")
+        #expect(states.elements.drop { $0 != .expired } == [.expired, .connecting, .connected], "states: \(states.elements)")
         let newSession = try #require(zk.session)
         #expect(newSession.id != oldSession.id)
         #expect(try await zk.exists(root + "/eph") == nil, "the old session's ephemeral node is gone")

@@ -53,6 +53,28 @@ public struct ConsulAgent: Sendable {
         try await ttlUpdate("fail", checkID, note: note)
     }
 
+    /// Sets a TTL check's status and output (`PUT /v1/agent/check/update/:id`), resetting its TTL;
+    /// unlike the `note` of `passTTL`, the output may be long (Consul keeps up to 4 KiB by default).
+    /// - Parameters:
+    ///   - checkID: the check's ID.
+    ///   - status: `.passing`, `.warning` or `.critical`.
+    ///   - output: the check's new output. Default empty.
+    /// - Throws: `ConsulError` (`.invalidArgument` for another status, `.notFound` for an unknown check).
+    public func updateTTL(_ checkID: String, status: ConsulHealthStatus, output: String = "") async throws {
+        guard [.passing, .warning, .critical].contains(status) else {
+            throw ConsulError(
+                .invalidArgument, message: "a TTL check can be passing, warning or critical, not \(status)")
+        }
+        struct Body: Encodable {
+            var Status: String
+            var Output: String
+        }
+        let path = "/v1/agent/check/update/" + (try Self.escapeID(checkID))
+        _ = try await client.send(
+            .PUT, path, body: try ConsulClient.encodeJSON(Body(Status: status.rawValue, Output: output)),
+            operation: "agent.check")
+    }
+
     /// The service instances registered with this agent, by ID.
     /// - Throws: `ConsulError`.
     public func services() async throws -> [String: ConsulAgentService] {

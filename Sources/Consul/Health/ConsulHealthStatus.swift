@@ -17,6 +17,7 @@ public struct ConsulHealthStatus: RawRepresentable, Sendable, Hashable, Codable,
     /// The node or service is in maintenance mode.
     public static let maintenance = Self(rawValue: "maintenance")
 
+    /// Consul's name for the status.
     public var description: String { rawValue }
 
     /// Decodes Consul's string.

@@ -39,6 +39,7 @@ public struct ConsulKeyValue: Sendable, Hashable, Codable {
         case lockIndex = "LockIndex", flags = "Flags", session = "Session"
     }
 
+    /// Decodes Consul's JSON (`Value` in base64, `null` for an empty value).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         key = try c.decode(String.self, forKey: .key)
@@ -58,6 +59,7 @@ public struct ConsulKeyValue: Sendable, Hashable, Codable {
         if session?.isEmpty == true { session = nil }
     }
 
+    /// Encodes Consul's JSON (`Value` in base64).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(key, forKey: .key)

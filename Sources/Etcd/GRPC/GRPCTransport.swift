@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -9,26 +10,26 @@ import NIOSSL
 /// retries (reads always, writes only when the server cannot have applied them) and
 /// authentication (the token is per member, so each new connection authenticates).
 final class GRPCTransport: Sendable {
-    let endpoints: [EtcdEndpoint]
     let configuration: EtcdClient.Configuration
     let group: any EventLoopGroup
     let sslContext: NIOSSLContext?
     let logger: Logger
 
     private struct State {
+        var endpoints: [EtcdEndpoint]
         var index = 0
         var connection: GRPCConnection?
         var connecting: EventLoopFuture<GRPCConnection>?
         var closed = false
     }
-    private let state = NIOLockedValueBox(State())
+    private let state: NIOLockedValueBox<State>
 
     init(configuration: EtcdClient.Configuration) throws {
         guard !configuration.endpoints.isEmpty else {
             throw EtcdError.invalidArgument("no etcd endpoints configured — pass e.g. [\"http://127.0.0.1:2379\"]")
         }
         let endpoints = try configuration.endpoints.map { try EtcdEndpoint.parse($0, defaultTLS: configuration.tls != nil) }
-        self.endpoints = endpoints
+        self.state = NIOLockedValueBox(State(endpoints: endpoints))
         self.configuration = configuration
         self.group = configuration.eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
         self.logger = configuration.logger
@@ -40,7 +41,22 @@ final class GRPCTransport: Sendable {
     }
 
     var currentEndpoint: String {
-        state.withLockedValue { endpoints[$0.index].description }
+        state.withLockedValue { $0.endpoints[$0.index].description }
+    }
+
+    /// The endpoints in use (the configured ones, or those of the last ``replaceEndpoints(_:)``).
+    var endpoints: [EtcdEndpoint] {
+        state.withLockedValue { $0.endpoints }
+    }
+
+    /// Uses `endpoints` from now on, keeping the current connection when its endpoint is among them.
+    func replaceEndpoints(_ endpoints: [EtcdEndpoint]) {
+        guard !endpoints.isEmpty else { return }
+        state.withLockedValue { state in
+            let current = state.endpoints[state.index]
+            state.endpoints = endpoints
+            state.index = endpoints.firstIndex(of: current) ?? 0
+        }
     }
 
     // MARK: Connections
@@ -78,7 +94,7 @@ final class GRPCTransport: Sendable {
                     state.connecting = nil
                     if state.closed { return true }
                     state.connection = connection
-                    state.index = index
+                    state.index = index < state.endpoints.count ? index : 0
                     return false
                 }
                 if closed {
@@ -97,6 +113,8 @@ final class GRPCTransport: Sendable {
     }
 
     private func connectAny(from start: Int) async throws -> (GRPCConnection, Int) {
+        let endpoints = self.endpoints
+        let start = start % endpoints.count
         var failures: [String] = []
         var lastError: EtcdError?
         for offset in 0..<endpoints.count {
@@ -125,6 +143,7 @@ final class GRPCTransport: Sendable {
                     }
                 }
                 logger.debug("connected to etcd", metadata: ["endpoint": "\(endpoint)"])
+                Counter(label: "etcd_client_connects_total", dimensions: [("endpoint", endpoint.description)]).increment()
                 return (connection, index)
             } catch let error as EtcdError where error.code == .connectionFailed || error.code == .unavailable {
                 failures.append("\(endpoint): \(error.underlying.map { "\($0)" } ?? error.message)")
@@ -151,7 +170,7 @@ final class GRPCTransport: Sendable {
         let moved = state.withLockedValue { state -> Bool in
             guard state.connection === connection else { return false }
             state.connection = nil
-            state.index = (state.index + 1) % endpoints.count
+            state.index = (state.index + 1) % state.endpoints.count
             return true
         }
         if moved {
@@ -167,7 +186,7 @@ final class GRPCTransport: Sendable {
         let moved = state.withLockedValue { state -> Bool in
             guard state.connection === connection else { return false }
             state.connection = nil
-            state.index = (state.index + 1) % endpoints.count
+            state.index = (state.index + 1) % state.endpoints.count
             return true
         }
         if moved {
@@ -199,6 +218,26 @@ final class GRPCTransport: Sendable {
     /// A unary call with failover: `idempotent` calls are retried on any unavailability; others
     /// only when the server cannot have applied them. An invalid token is refreshed once.
     func unary(_ path: String, request: [UInt8], idempotent: Bool) async throws -> (response: [UInt8], endpoint: EtcdEndpoint) {
+        let started = ContinuousClock.now
+        do {
+            let result = try await unaryWithRetries(path, request: request, idempotent: idempotent)
+            Self.record(path, result: "ok", since: started)
+            return result
+        } catch let error as EtcdError {
+            Self.record(path, result: error.code.description, since: started)
+            throw error
+        }
+    }
+
+    /// Metrics: `etcd_client_calls_total{method,result}` and `etcd_client_call_duration{method}`.
+    private static func record(_ path: String, result: String, since started: ContinuousClock.Instant) {
+        Counter(label: "etcd_client_calls_total", dimensions: [("method", path), ("result", result)]).increment()
+        let elapsed = ContinuousClock.now - started
+        Metrics.Timer(label: "etcd_client_call_duration", dimensions: [("method", path)])
+            .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+
+    private func unaryWithRetries(_ path: String, request: [UInt8], idempotent: Bool) async throws -> (response: [UInt8], endpoint: EtcdEndpoint) {
         guard request.count <= configuration.maxRequestSize else {
             throw EtcdError(code: .invalidArgument,
                             message: "the request to \(path) is \(request.count) bytes, over Configuration.maxRequestSize (\(configuration.maxRequestSize); etcd's default --max-request-bytes is 1.5 MiB) — store less per key")
@@ -239,7 +278,7 @@ final class GRPCTransport: Sendable {
                 } else if error.isUnavailable {
                     connectionFailed(connection)
                     retryable = idempotent || error.notProcessed
-                } else if error.code == .deadlineExceeded, endpoints.count > 1 {
+                } else if error.code == .deadlineExceeded, self.endpoints.count > 1 {
                     // Maybe this member is partitioned or overloaded: new calls go to the next one,
                     // while the other calls on this connection may still finish.
                     rotate(away: connection)
@@ -249,6 +288,7 @@ final class GRPCTransport: Sendable {
                 }
                 if retryable && attempt < configuration.retry.maxAttempts && !isClosed {
                     logger.debug("retrying etcd call", metadata: ["path": "\(path)", "attempt": "\(attempt)", "error": "\(error.message)"])
+                    Counter(label: "etcd_client_retries_total", dimensions: [("method", path)]).increment()
                     try await sleep(&backoff)
                     continue
                 }

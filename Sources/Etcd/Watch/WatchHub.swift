@@ -14,6 +14,8 @@ final class WatchHub: Sendable {
         /// The revision to (re)start from; 0 = "from now" until the server confirms creation.
         var nextRevision: Int64
         var continuation: AsyncThrowingStream<EtcdWatchEvent, any Error>.Continuation
+        /// Set when a create was refused for an invalid token and the stream re-authenticates.
+        var reauthenticated = false
     }
 
     private struct State {
@@ -97,6 +99,7 @@ final class WatchHub: Sendable {
     private func run() async {
         let retry = transport.configuration.retry
         var backoff = retry.initialBackoff
+        var reauthentications = 0
         while !isClosed && !Task.isCancelled {
             let connection: GRPCConnection
             do {
@@ -124,10 +127,27 @@ final class WatchHub: Sendable {
                 return
             }
             do {
+                var reauthenticate = false
                 for try await message in messages {
                     let response = try Proto.decodeWatchResponse(message, endpoint: connection.endpoint)
-                    handle(response, endpoint: connection.endpoint)
+                    if handle(response, endpoint: connection.endpoint) {
+                        reauthenticate = true
+                        break
+                    }
+                    if response.created && !response.canceled { reauthentications = 0 }
                     backoff = retry.initialBackoff
+                }
+                if reauthenticate {
+                    // The stream's token expired: get a new one and re-create every watcher on a new stream.
+                    transport.logger.debug("watch: token refused; re-authenticating", metadata: ["endpoint": "\(connection.endpoint)"])
+                    stream.cancel()
+                    try? await transport.authenticate(connection)
+                    state.withLockedValue { state in
+                        if state.stream === stream { state.stream = nil }
+                    }
+                    reauthentications += 1
+                    if reauthentications > 1, !(await pause(&backoff)) { return }
+                    continue
                 }
                 transport.logger.debug("watch: stream ended by etcd; reconnecting", metadata: ["endpoint": "\(connection.endpoint)"])
             } catch let error as EtcdError {
@@ -159,13 +179,26 @@ final class WatchHub: Sendable {
         return !isClosed
     }
 
-    private func handle(_ response: WatchResponseMessage, endpoint: EtcdEndpoint) {
+    /// Routes one response; returns true when the stream must re-authenticate and start over.
+    private func handle(_ response: WatchResponseMessage, endpoint: EtcdEndpoint) -> Bool {
+        if response.created || response.canceled {
+            transport.logger.debug("watch: \(response.created ? "created" : "")\(response.canceled ? " cancelled" : "")", metadata: [
+                "watch-id": "\(response.watchID)", "revision": "\(response.header.revision)",
+                "reason": "\(response.cancelReason)", "compact-revision": "\(response.compactRevision)",
+            ])
+        }
         enum Outcome {
             case none
+            case reauthenticate
             case events(AsyncThrowingStream<EtcdWatchEvent, any Error>.Continuation, [EtcdWatchEvent])
             case finish(AsyncThrowingStream<EtcdWatchEvent, any Error>.Continuation, EtcdError?)
         }
         var pending: [EtcdWatchEvent] = []
+        // etcd 3.4 answers a create on a stream whose token expired with watch ID -1.
+        if response.watchID == -1 && response.canceled && transport.configuration.credentials != nil
+            && response.cancelReason.contains("invalid auth token") {
+            return true
+        }
         let outcome: Outcome = state.withLockedValue { state in
             guard var watcher = state.watchers[response.watchID] else { return .none }
             if response.created && watcher.nextRevision == 0 {
@@ -177,6 +210,17 @@ final class WatchHub: Sendable {
             } else if !response.created && !response.canceled && response.header.revision >= watcher.nextRevision {
                 // A progress notification: every event up to header.revision has been delivered.
                 watcher.nextRevision = response.header.revision + 1
+            }
+            if response.created && !response.canceled {
+                watcher.reauthenticated = false
+            }
+            if response.canceled && response.compactRevision == 0 && !watcher.reauthenticated
+                && transport.configuration.credentials != nil
+                && (response.cancelReason.contains("permission denied") || response.cancelReason.contains("invalid auth token")) {
+                // Maybe only the token expired: re-authenticate once before giving up.
+                watcher.reauthenticated = true
+                state.watchers[response.watchID] = watcher
+                return .reauthenticate
             }
             if response.canceled {
                 state.watchers[response.watchID] = nil
@@ -200,11 +244,14 @@ final class WatchHub: Sendable {
         switch outcome {
         case .none:
             break
+        case .reauthenticate:
+            return true
         case .events(let continuation, let events):
             for event in events { continuation.yield(event) }
         case .finish(let continuation, let error):
             for event in pending { continuation.yield(event) }
             continuation.finish(throwing: error)
         }
+        return false
     }
 }

@@ -13,18 +13,21 @@ public struct ConsulNodeListBackend: NodeListBackend {
     /// Creates the backend over a client.
     public init(client: ConsulClient) { self.client = client }
 
+    /// The store's name in messages.
     public var storeName: String { "Consul" }
 
     static func consulKey(_ key: String) -> String {
         key.hasPrefix("/") ? String(key.dropFirst()) : key
     }
 
+    /// Reads the list's value and version (see ``NodeListBackend/read(key:)``).
     public func read(key: String) async throws -> VersionedValue? {
         try await client.kv.get(Self.consulKey(key), consistency: .consistent).map {
             VersionedValue(bytes: $0.value, version: $0.modifyIndex)
         }
     }
 
+    /// Creates the key unless it exists (see ``NodeListBackend/createIfAbsent(key:value:)``).
     public func createIfAbsent(key: String, value: [UInt8]) async throws -> CreateResult {
         while true {
             if try await client.kv.put(Self.consulKey(key), value: value, cas: 0) {
@@ -34,6 +37,7 @@ public struct ConsulNodeListBackend: NodeListBackend {
         }
     }
 
+    /// Replaces the value only at version `expected` (see ``NodeListBackend/compareAndSwap(key:expected:value:)``).
     public func compareAndSwap(key: String, expected: UInt64, value: [UInt8]) async throws -> SwapResult {
         // cas=0 would mean create-if-absent; a list that exists never has index 0.
         guard expected != 0 else { return .conflict(current: try await read(key: key)) }
@@ -43,6 +47,7 @@ public struct ConsulNodeListBackend: NodeListBackend {
         return .conflict(current: try await read(key: key))
     }
 
+    /// The value now and after each change (see ``NodeListBackend/changes(key:)``).
     public func changes(key: String) -> AsyncThrowingStream<VersionedValue?, any Error> {
         let client = self.client
         let consulKey = Self.consulKey(key)

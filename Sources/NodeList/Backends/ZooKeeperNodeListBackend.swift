@@ -13,8 +13,10 @@ public struct ZooKeeperNodeListBackend: NodeListBackend {
     /// Creates the backend over a connected client.
     public init(client: ZooKeeperClient) { self.client = client }
 
+    /// The store's name in messages.
     public var storeName: String { "ZooKeeper" }
 
+    /// Reads the list's value and version (see ``NodeListBackend/read(key:)``).
     public func read(key: String) async throws -> VersionedValue? {
         do {
             let (data, stat) = try await client.get(key)
@@ -24,6 +26,7 @@ public struct ZooKeeperNodeListBackend: NodeListBackend {
         }
     }
 
+    /// Creates the key unless it exists (see ``NodeListBackend/createIfAbsent(key:value:)``).
     public func createIfAbsent(key: String, value: [UInt8]) async throws -> CreateResult {
         while true {
             do {
@@ -32,22 +35,31 @@ public struct ZooKeeperNodeListBackend: NodeListBackend {
             } catch let error as ZooKeeperError where error.code == .noNode {
                 try await createParents(of: key)
             } catch let error as ZooKeeperError where error.code == .nodeExists {
-                if let current = try await read(key: key) { return .exists(current) }
+                if let current = try await freshRead(key: key) { return .exists(current) }
                 // Deleted again in between: try to create it once more.
             }
         }
     }
 
+    /// Replaces the value only at version `expected` (see ``NodeListBackend/compareAndSwap(key:expected:value:)``).
     public func compareAndSwap(key: String, expected: UInt64, value: [UInt8]) async throws -> SwapResult {
         guard let version = Int32(exactly: expected) else { return .conflict(current: try await read(key: key)) }
         do {
             let stat = try await client.set(key, data: value, version: version)
             return .swapped(version: UInt64(stat.version))
         } catch let error as ZooKeeperError where error.code == .badVersion || error.code == .noNode {
-            return .conflict(current: try await read(key: key))
+            return .conflict(current: try await freshRead(key: key))
         }
     }
 
+    /// A read after a conflict: `sync` first, so a lagging follower cannot hand back the very
+    /// value that just lost (which would only cost another conflict).
+    func freshRead(key: String) async throws -> VersionedValue? {
+        try await client.sync(key)
+        return try await read(key: key)
+    }
+
+    /// The value now and after each change (see ``NodeListBackend/changes(key:)``).
     public func changes(key: String) -> AsyncThrowingStream<VersionedValue?, any Error> {
         let watch = client.watch(key)
         return AsyncThrowingStream { continuation in

@@ -20,6 +20,7 @@ public struct ClosureProbe: NodeProbe {
         self.body = body
     }
 
+    /// One probe attempt (see ``NodeProbe/probe(_:timeout:)``).
     public func probe(_ node: ClusterNode, timeout: Duration) async -> Bool {
         do {
             return try await withDeadline(timeout) { try await body(node, timeout) } ?? false
@@ -33,6 +34,7 @@ public struct ClosureProbe: NodeProbe {
 public struct NoProbe: NodeProbe {
     /// Creates the probe.
     public init() {}
+    /// One probe attempt (see ``NodeProbe/probe(_:timeout:)``).
     public func probe(_ node: ClusterNode, timeout: Duration) async -> Bool { true }
 }
 

@@ -17,6 +17,7 @@ public struct TCPProbe: NodeProbe {
         self.group = eventLoopGroup
     }
 
+    /// One probe attempt (see ``NodeProbe/probe(_:timeout:)``).
     public func probe(_ node: ClusterNode, timeout: Duration) async -> Bool {
         guard let (host, port) = node.hostAndPort else { return false }
         let limit = min(timeout, self.timeout)

@@ -1,6 +1,6 @@
 import CZooKeeper
 import Metrics
-import Synchronization
+
 
 /// Something in flight that `close()` can end.
 protocol PendingOperation: AnyObject, Sendable {
@@ -26,7 +26,7 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
         var resumed = false
         var timer: Task<Void, Never>?
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(id: Int, operation: String, path: String?, connection: ZooKeeperConnection, keepAlive: AnyObject?) {
         self.id = id

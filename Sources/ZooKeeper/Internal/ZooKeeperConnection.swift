@@ -1,7 +1,7 @@
 import CZooKeeper
 import Foundation
 import Logging
-import Synchronization
+
 
 /// Owns one `zhandle_t*` and frees it exactly once (`close` or the client's `deinit`).
 final class ZooKeeperHandle: @unchecked Sendable {
@@ -69,15 +69,16 @@ enum WatchSnapshot: Equatable, Sendable {
 /// The shared core of a `ZooKeeperClient`: the current C handle (replaced after session
 /// expiry), in-flight calls, live watches and session listeners.
 ///
-/// C callbacks only touch `state` (a Mutex) and start Tasks; C calls and continuation resumes
+/// C callbacks only touch `state` (a lock) and start Tasks; C calls and continuation resumes
 /// happen outside the lock. `handle` has its own lock, never taken by callbacks, and never
 /// acquired while `state` is held.
 final class ZooKeeperConnection: Sendable {
     let configuration: ZooKeeperClient.Configuration
     let logger: Logger
     private let logToken: Int
-    private let handle = Mutex<ZooKeeperHandle?>(nil)
-    private let state = Mutex(State())
+    private let logCallback: @convention(c) (UnsafePointer<CChar>?) -> Void
+    private let handle = Locked<ZooKeeperHandle?>(nil)
+    private let state = Locked(State())
 
     struct Subscription {
         let kind: WatchKind
@@ -111,7 +112,7 @@ final class ZooKeeperConnection: Sendable {
         var logger = configuration.logger
         logger[metadataKey: "zookeeper"] = "\(Self.hostsOnly(configuration.connectString))"
         self.logger = logger
-        self.logToken = ZooKeeperLogBridge.register(logger)
+        (self.logToken, self.logCallback) = ZooKeeperLogBridge.register(logger)
     }
 
     private static func hostsOnly(_ connect: String) -> Substring {
@@ -148,7 +149,12 @@ final class ZooKeeperConnection: Sendable {
             let generation: Int? = state.withLock { s in
                 if s.closed { return nil }
                 s.generation += 1
-                s.sessionState = .connecting
+                if s.sessionState != .connecting {
+                    s.sessionState = .connecting
+                    // Yielded under the lock so it precedes the new handle's `connected`; a
+                    // yield only enqueues, it runs no consumer code.
+                    for listener in s.sessionListeners.values { listener.yield(.connecting) }
+                }
                 return s.generation
             }
             guard let generation else { throw ZooKeeperError.closed("connect", path: nil) }
@@ -164,7 +170,7 @@ final class ZooKeeperConnection: Sendable {
             let pointer = withUnsafePointer(to: &clientID) { clientIDPointer in
                 zookeeper_init2(configuration.connectString, zooKeeperGlobalWatcher, timeout,
                                 session == nil ? nil : clientIDPointer, context.toOpaque(), 0,
-                                zooKeeperLogCallback)
+                                logCallback)
             }
             guard let pointer else {
                 let code = errno

@@ -1,35 +1,101 @@
 import CZooKeeper
 import Logging
-import Synchronization
+
 
 /// Routes the C library's log to swift-log.
 ///
-/// The C log callback gets only the message — no handle or context — so the sink is process
-/// wide: messages go to the logger of the most recently connected client still open.
+/// The C log callback gets only the message — no handle or context — so each handle gets its own
+/// C function from a fixed pool of trampolines, each bound to one slot holding that client's
+/// logger. When every slot is taken (more than 32 clients open at once), further clients share a
+/// fallback that logs to the most recently registered of them.
 enum ZooKeeperLogBridge {
-    private static let sinks = Mutex<[(id: Int, logger: Logger)]>([])
-    private static let nextID = Atomic<Int>(1)
+    private struct Sinks {
+        var slots: [Logger?] = Array(repeating: nil, count: 32)
+        var overflow: [(token: Int, logger: Logger)] = []
+        var nextToken = 32
+    }
+    private static let sinks = Locked(Sinks())
 
-    static func register(_ logger: Logger) -> Int {
-        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        // The C level is global; make it as verbose as this logger wants.
-        let level: ZooLogLevel = switch logger.logLevel {
+    /// One C function per slot (closures without captures convert to C function pointers).
+    private static let trampolines: [@convention(c) (UnsafePointer<CChar>?) -> Void] = [
+        { ZooKeeperLogBridge.log(slot: 0, $0) },
+        { ZooKeeperLogBridge.log(slot: 1, $0) },
+        { ZooKeeperLogBridge.log(slot: 2, $0) },
+        { ZooKeeperLogBridge.log(slot: 3, $0) },
+        { ZooKeeperLogBridge.log(slot: 4, $0) },
+        { ZooKeeperLogBridge.log(slot: 5, $0) },
+        { ZooKeeperLogBridge.log(slot: 6, $0) },
+        { ZooKeeperLogBridge.log(slot: 7, $0) },
+        { ZooKeeperLogBridge.log(slot: 8, $0) },
+        { ZooKeeperLogBridge.log(slot: 9, $0) },
+        { ZooKeeperLogBridge.log(slot: 10, $0) },
+        { ZooKeeperLogBridge.log(slot: 11, $0) },
+        { ZooKeeperLogBridge.log(slot: 12, $0) },
+        { ZooKeeperLogBridge.log(slot: 13, $0) },
+        { ZooKeeperLogBridge.log(slot: 14, $0) },
+        { ZooKeeperLogBridge.log(slot: 15, $0) },
+        { ZooKeeperLogBridge.log(slot: 16, $0) },
+        { ZooKeeperLogBridge.log(slot: 17, $0) },
+        { ZooKeeperLogBridge.log(slot: 18, $0) },
+        { ZooKeeperLogBridge.log(slot: 19, $0) },
+        { ZooKeeperLogBridge.log(slot: 20, $0) },
+        { ZooKeeperLogBridge.log(slot: 21, $0) },
+        { ZooKeeperLogBridge.log(slot: 22, $0) },
+        { ZooKeeperLogBridge.log(slot: 23, $0) },
+        { ZooKeeperLogBridge.log(slot: 24, $0) },
+        { ZooKeeperLogBridge.log(slot: 25, $0) },
+        { ZooKeeperLogBridge.log(slot: 26, $0) },
+        { ZooKeeperLogBridge.log(slot: 27, $0) },
+        { ZooKeeperLogBridge.log(slot: 28, $0) },
+        { ZooKeeperLogBridge.log(slot: 29, $0) },
+        { ZooKeeperLogBridge.log(slot: 30, $0) },
+        { ZooKeeperLogBridge.log(slot: 31, $0) },
+    ]
+
+    /// Registers `logger`; returns a token for ``unregister(_:)`` and the C callback to pass to
+    /// `zookeeper_init2`.
+    static func register(_ logger: Logger) -> (token: Int, callback: @convention(c) (UnsafePointer<CChar>?) -> Void) {
+        let registration: (token: Int, callback: @convention(c) (UnsafePointer<CChar>?) -> Void) = sinks.withLock { s in
+            if let free = s.slots.firstIndex(where: { $0 == nil }) {
+                s.slots[free] = logger
+                return (free, trampolines[free])
+            }
+            let token = s.nextToken
+            s.nextToken += 1
+            s.overflow.append((token, logger))
+            return (token, { ZooKeeperLogBridge.log(slot: nil, $0) })
+        }
+        updateLevel()
+        return registration
+    }
+
+    static func unregister(_ token: Int) {
+        sinks.withLock { s in
+            if token < s.slots.count { s.slots[token] = nil } else { s.overflow.removeAll { $0.token == token } }
+        }
+        updateLevel()
+    }
+
+    /// The C level is process wide: as verbose as the most verbose registered logger wants.
+    private static func updateLevel() {
+        let levels = sinks.withLock { s in s.slots.compactMap { $0?.logLevel } + s.overflow.map(\.logger.logLevel) }
+        guard let lowest = levels.min() else { return }
+        let level: ZooLogLevel = switch lowest {
         case .trace: ZOO_LOG_LEVEL_DEBUG
         case .debug: ZOO_LOG_LEVEL_INFO
         case .info, .notice: ZOO_LOG_LEVEL_WARN
         case .warning, .error, .critical: ZOO_LOG_LEVEL_ERROR
         }
-        sinks.withLock { $0.append((id, logger)) }
         zoo_set_debug_level(level)
-        return id
     }
 
-    static func unregister(_ id: Int) {
-        sinks.withLock { $0.removeAll { $0.id == id } }
-    }
-
-    static func log(_ message: UnsafePointer<CChar>?) {
-        guard let message, let logger = sinks.withLock({ $0.last?.logger }) else { return }
+    static func log(slot: Int?, _ message: UnsafePointer<CChar>?) {
+        guard let message else { return }
+        let logger: Logger? = sinks.withLock { s in
+            if let slot { return s.slots[slot] }
+            return s.overflow.last?.logger
+        }
+        guard let logger else { return }
         let text = String(cString: message)
         // "2026-11-23 09:37:25,123:1234(0x7f…):ZOO_ERROR@handle_socket_error_msg@1781: Socket …"
         let level: Logger.Level
@@ -41,9 +107,4 @@ enum ZooKeeperLogBridge {
         if let marker = text.range(of: ":ZOO_") { trimmed = text[text.index(after: marker.lowerBound)...] }
         logger.log(level: level, "\(trimmed)", metadata: ["source": "libzookeeper"])
     }
-}
-
-/// The C log callback (a global function converts to a C function pointer).
-func zooKeeperLogCallback(_ message: UnsafePointer<CChar>?) {
-    ZooKeeperLogBridge.log(message)
 }

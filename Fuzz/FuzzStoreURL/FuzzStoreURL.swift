@@ -1,0 +1,36 @@
+// libFuzzer target: the store-URL parser of NodeListStore and the autocluster command
+// (`--store`, `$AUTOCLUSTER_STORE`). Build and run with scripts/fuzz.sh.
+import CFuzzerDriver
+import NodeList
+
+@_cdecl("FuzzStoreURL_main")
+public func FuzzStoreURLMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+        guard let data else { return fuzzStoreURL(UnsafeRawPointer(bitPattern: 1)!, 0) }
+        return fuzzStoreURL(UnsafeRawPointer(data), size)
+    }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzStoreURL(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+    let text = String(decoding: UnsafeRawBufferPointer(start: start, count: count), as: UTF8.self)
+    do {
+        let url = try StoreURL(parsing: text)
+        precondition(!url.hosts.isEmpty, "a parsed URL has no host")
+        // The canonical form parses back to the same URL.
+        let again = try StoreURL(parsing: url.description)
+        precondition(again == url, "\(url) did not parse back to itself")
+    } catch let error as NodeListError {
+        precondition(error.code == .invalidStoreURL, "unexpected error code \(error.code)")
+        if let at = text.firstIndex(of: "@"), let scheme = text.range(of: "://"), scheme.upperBound <= at {
+            // Credentials are never echoed back.
+            let secret = text[scheme.upperBound..<at]
+            precondition(secret.count < 4 || !error.message.contains(secret), "credentials echoed in an error")
+        }
+    } catch {
+        preconditionFailure("parsing threw a non-NodeListError: \(error)")
+    }
+    return 0
+}
