@@ -13,6 +13,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 
 @main
 struct AutoClusterBench {
@@ -21,7 +22,7 @@ struct AutoClusterBench {
         do {
             try await run(arguments)
         } catch {
-            fputs("AutoClusterBench: \(error)\n", stderr)
+            FileHandle.standardError.write(Data("AutoClusterBench: \(error)\n".utf8))
             exit(1)
         }
     }
