@@ -103,7 +103,7 @@ let package = Package(
         // Benchmarks (scripts/bench.sh): not a product, not a test.
         .executableTarget(
             name: "AutoClusterBench",
-            dependencies: ["ZooKeeper", "Etcd", "NodeList", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: ["ZooKeeper", "Etcd", "NodeList", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             path: "Benchmarks/AutoClusterBench"
         ),
 

@@ -14,11 +14,18 @@
 import Glibc
 #endif
 import Foundation
+import Logging
 
 @main
 struct AutoClusterBench {
     static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
+        // Results go to stdout, one line each; logs (warnings and up) to stderr.
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
         do {
             try await run(arguments)
         } catch {

@@ -109,8 +109,8 @@ func joinBenchmark(storeURL: String, listed: Int, probeTimeoutMilliseconds: Int)
     let target = 2 * roundTrip + 1.2 * seconds(timeout)
     let expectedSwept = listed / 2
     print(String(
-        format: "join %.1f ms = %.1f round trips + %.2f probe timeouts; target ratio %.2f (≤ 1 meets it); swept %d of %d dead; attempts %d",
-        wall * 1000, (wall - seconds(timeout)) / roundTrip, wall / seconds(timeout), wall / target,
+        format: "join %.1f ms; store round trip %.2f ms; probe timeout %.0f ms; join / (2 round trips + 1.2 × timeout) = %.2f (target ≤ 1); swept %d of %d dead; CAS attempts %d",
+        wall * 1000, roundTrip * 1000, seconds(timeout) * 1000, wall / target,
         outcome.swept.count, expectedSwept, outcome.attempts))
     _ = try? await store.leave(me)
     await connection.close()

@@ -88,7 +88,11 @@ func requestGrowth(store: String, address: String, total: Int) async throws -> [
         }
         await client.close()
     case "zookeeper":
-        let client = try await ZooKeeperClient.connect(.init(connectString: address))
+        var configuration = ZooKeeperClient.Configuration(connectString: address)
+        if let text = getenv("BENCH_ZK_OPERATION_TIMEOUT_MS"), let ms = Int(String(cString: text)) {
+            configuration.operationTimeout = .milliseconds(ms)
+        }
+        let client = try await ZooKeeperClient.connect(configuration)
         do { _ = try await client.create("/autocluster-bench-growth", data: benchValue) }
         catch let error as ZooKeeperError where error.code == .nodeExists {}
         for _ in 0..<10 {
