@@ -4,15 +4,19 @@
 # The stores are stopped again on any exit. With CI set, a store test that finds no store
 # fails instead of skipping (AUTOCLUSTER_REQUIRE_STORES=1). The exit status is the tests'.
 #
-#   scripts/test.sh [--sanitize thread|address] [-- extra swift test arguments]
+#   scripts/test.sh [--sanitize thread|address] [--faults] [-- extra swift test arguments]
+#
+# --faults also runs scripts/faults.sh (the slow leader-loss scenarios) after the suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sanitize=()
 extra=()
+faults=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --sanitize) sanitize=(--sanitize="$2"); shift 2 ;;
+    --faults) faults=1; shift ;;
     --) shift; extra=("$@"); break ;;
     *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -28,3 +32,4 @@ if [ -n "${CI:-}" ]; then export AUTOCLUSTER_REQUIRE_STORES=1; fi
 
 swift build --build-tests "${sanitize[@]}"
 swift test --skip-build "${sanitize[@]}" "${extra[@]}"
+if [ "$faults" = 1 ]; then scripts/faults.sh --skip-build -- "${sanitize[@]}"; fi

@@ -29,6 +29,9 @@ extension EtcdClient {
         public var maxResponseSize: Int
         /// The event loops for the connections. Default `nil`: `MultiThreadedEventLoopGroup.singleton`.
         public var eventLoopGroup: (any EventLoopGroup)?
+        /// How often the client replaces its endpoints by the cluster's member list
+        /// (``EtcdClient/syncEndpoints()``). Default `nil`: never, only the configured endpoints are used.
+        public var endpointSyncInterval: Duration?
 
         /// Creates a configuration.
         /// - Parameters:
@@ -46,6 +49,7 @@ extension EtcdClient {
             self.maxRequestSize = 1_572_864
             self.maxResponseSize = 64 << 20
             self.eventLoopGroup = nil
+            self.endpointSyncInterval = nil
         }
     }
 }

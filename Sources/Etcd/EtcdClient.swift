@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// A client for etcd v3: key-value reads and writes, transactions, watches, leases,
@@ -20,6 +21,7 @@ public final class EtcdClient: Sendable {
     let transport: GRPCTransport
     let watchHub: WatchHub
     let leaseKeeper: LeaseKeeper
+    private let endpointSync = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     private init(configuration: Configuration, transport: GRPCTransport) {
         self.configuration = configuration
@@ -42,12 +44,32 @@ public final class EtcdClient: Sendable {
             await transport.close()
             throw error
         }
-        return EtcdClient(configuration: configuration, transport: transport)
+        let client = EtcdClient(configuration: configuration, transport: transport)
+        if let interval = configuration.endpointSyncInterval {
+            client.startEndpointSync(every: interval)
+        }
+        return client
+    }
+
+    private func startEndpointSync(every interval: Duration) {
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard let self, !Task.isCancelled else { return }
+                do {
+                    try await self.syncEndpoints()
+                } catch {
+                    self.configuration.logger.debug("endpoint sync failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        endpointSync.withLockedValue { $0 = task }
     }
 
     /// Closes the client: in-flight calls fail with `.closed`, watches and keep-alives end,
     /// and later calls throw `.closed`.
     public func close() async {
+        endpointSync.withLockedValue { $0 }?.cancel()
         watchHub.close()
         leaseKeeper.close()
         await transport.close()

@@ -125,6 +125,13 @@ extension EtcdError {
         if serverMessage.contains("invalid auth token") || serverMessage.contains("invalid auth management") {
             return make(.unauthenticated, "the client re-authenticates automatically; check the credentials")
         }
+        // etcd passes Go's context errors through as UNKNOWN.
+        if status == 2 && serverMessage.contains("context deadline exceeded") {
+            return make(.deadlineExceeded, "the server did not finish in time (no quorum, or overloaded?); retry, or raise the timeout — the call may or may not have been applied")
+        }
+        if status == 2 && serverMessage.contains("context canceled") {
+            return make(.cancelled, "the call was cancelled")
+        }
         switch status {
         case 1: return make(.cancelled, "the call was cancelled")
         case 3:

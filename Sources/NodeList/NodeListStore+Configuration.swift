@@ -3,9 +3,13 @@ import Metrics
 extension NodeListStore {
     /// How a `NodeListStore` probes, sweeps and retries. Every property has a default.
     public struct Configuration: Sendable {
-        /// How long one probe attempt may take. Default: 500 ms.
+        /// How long the probe of one node may take, all its attempts together: a node that does not
+        /// answer within it is dead, so a join costs at most one probe timeout however many
+        /// listed nodes are dead. Default: 500 ms.
         public var probeTimeout: Duration = .milliseconds(500)
-        /// Failed attempts (within one join or sweep) before a node counts as dead. Default: 2.
+        /// Failed attempts (within one join or sweep, and within ``probeTimeout``) before a node
+        /// counts as dead: a failure that comes back early (connection refused, an HTTP error) is
+        /// tried again while time is left. Default: 2.
         public var probeAttempts: Int = 2
         /// How many nodes are probed at the same time. Default: 16.
         public var probeConcurrency: Int = 16

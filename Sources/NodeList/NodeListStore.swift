@@ -374,7 +374,7 @@ public final class NodeListStore: Sendable {
     }
 
     /// Probes `nodes` in parallel, at most `probeConcurrency` at a time; a node is alive when
-    /// one of its `probeAttempts` attempts succeeds.
+    /// one of its `probeAttempts` attempts succeeds within `probeTimeout`.
     func probeAll(_ nodes: [ClusterNode]) async -> [Bool] {
         guard !nodes.isEmpty else { return [] }
         let probe = self.probe
@@ -390,8 +390,15 @@ public final class NodeListStore: Sendable {
                 let node = nodes[i]
                 next += 1
                 group.addTask {
+                    // The probe timeout bounds the whole probe of a node: attempts re-try the
+                    // failures that come back early (refused, reset, an HTTP error), and a node
+                    // that does not answer at all costs one timeout, not one per attempt — so a
+                    // join with dead nodes stays within one probe round.
+                    let deadline = ContinuousClock.now + timeout
                     for attempt in 1...attempts {
-                        if await probe.probe(node, timeout: timeout) { return (i, true) }
+                        let remaining = deadline - ContinuousClock.now
+                        if remaining <= .zero { break }
+                        if await probe.probe(node, timeout: remaining) { return (i, true) }
                         failures.increment()
                         logger.debug("probe of \(node) failed", metadata: ["attempt": "\(attempt)"])
                     }

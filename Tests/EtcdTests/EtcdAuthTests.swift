@@ -10,7 +10,7 @@ import Testing
 struct EtcdAuthTests {
     @Test("wrong password → clear error; right password works; an expired token is refreshed; no credentials → clear error")
     func authentication() async throws {
-        let server = try await PrivateEtcd(count: 1, basePort: 46830, extraArguments: ["--auth-token-ttl", "2"])
+        let server = try await PrivateEtcd(count: 1, basePort: 29430, extraArguments: ["--auth-token-ttl", "2"])
         defer { server.stop() }
         let endpoint = server.endpoints[0]
         #expect(try etcdctl(["--endpoints", endpoint, "user", "add", "root", "--new-user-password", "root-secret"]).status == 0)

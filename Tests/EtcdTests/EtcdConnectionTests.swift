@@ -60,6 +60,7 @@ struct EtcdUnitTests {
         #expect(compacted.serverMessage == "etcdserver: mvcc: required revision has been compacted")
         #expect(compacted.message.contains("http://e:1"))
         #expect(EtcdError.fromStatus(14, message: "etcdserver: no leader", endpoint: "e").code == .unavailable)
+        #expect(EtcdError.fromStatus(2, message: "context deadline exceeded", endpoint: "e").code == .deadlineExceeded)
         #expect(EtcdError.fromStatus(3, message: "etcdserver: authentication failed, invalid user ID or password", endpoint: "e").code == .unauthenticated)
         #expect(EtcdError.fromStatus(5, message: "etcdserver: requested lease not found", endpoint: "e").code == .notFound)
         #expect(EtcdError.fromStatus(7, message: "etcdserver: permission denied", endpoint: "e").code == .permissionDenied)

@@ -160,6 +160,25 @@ struct EtcdKVTests {
         }
     }
 
+    @Test("a response over Configuration.maxResponseSize fails that call only, with .resourceExhausted")
+    func responseTooLarge() async throws {
+        var configuration = try EtcdTest.configuration()
+        configuration.maxResponseSize = 4096
+        let etcd = try await EtcdClient.connect(configuration)
+        let p = EtcdTest.prefix()
+        try await etcd.put(p + "big", value: [UInt8](repeating: 1, count: 64 * 1024))
+        try await etcd.put(p + "small", value: [2])
+        let error = await #expect(throws: EtcdError.self) { _ = try await etcd.get(p + "big") }
+        #expect(error?.code == .resourceExhausted)
+        #expect(error?.message.contains("maxResponseSize") == true)
+        // The connection is still fine for the next call.
+        #expect(try await etcd.get(p + "small")?.value == [2])
+        var keysOnly = EtcdRangeRequest(key: p + "big")
+        keysOnly.keysOnly = true
+        #expect(try await etcd.range(keysOnly).kvs.first?.keyString == p + "big")
+        await etcd.close()
+    }
+
     @Test("after close, calls fail with .closed")
     func closed() async throws {
         let etcd = try await EtcdClient.connect(try EtcdTest.configuration())

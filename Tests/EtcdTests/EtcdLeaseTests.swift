@@ -48,7 +48,7 @@ struct EtcdLeaseTests {
         try await EtcdTest.withClient { etcd in
             let p = EtcdTest.prefix()
             let dying = try await etcd.grantLease(ttl: .seconds(2))
-            let living = try await etcd.grantLease(ttl: .seconds(2))
+            let living = try await etcd.grantLease(ttl: .seconds(6))
             try await etcd.put(p + "dying", value: [1], lease: dying.id)
             try await etcd.put(p + "living", value: [1], lease: living.id)
             let keepAlive = etcd.keepAlive(living.id)
@@ -56,16 +56,16 @@ struct EtcdLeaseTests {
                 var count = 0
                 for try await event in keepAlive {
                     if case .renewed(let ttl) = event {
-                        #expect(ttl == .seconds(2))
+                        #expect(ttl == .seconds(6))
                         count += 1
                     }
                 }
                 return count
             }
-            try await Task.sleep(for: .seconds(5))
+            try await Task.sleep(for: .seconds(9))
             #expect(try await etcd.get(p + "dying") == nil)
             #expect(try await etcd.get(p + "living") != nil)
-            // 5 s at a renewal every third of 2 s: several renewals.
+            // 9 s at a renewal every third of 6 s: several renewals, although the TTL passed.
             try await etcd.revokeLease(living.id)
             let count = try await renewals.value
             #expect(count >= 3)

@@ -35,11 +35,11 @@ struct EtcdTLSTests {
         let certs = try Self.makeCertificates()
         defer { try? FileManager.default.removeItem(atPath: certs) }
         // The server certificate names only DNS:localhost, not the address 127.0.0.1.
-        let server = try await PrivateEtcd(count: 1, basePort: 46840, extraArguments: [
+        let server = try await PrivateEtcd(count: 1, basePort: 29440, extraArguments: [
             "--cert-file", "\(certs)/server-dns.pem", "--key-file", "\(certs)/server-dns.key",
         ], scheme: "https", curlTLSArguments: ["--cacert", "\(certs)/ca.pem"])
         defer { server.stop() }
-        let endpoint = "etcds://localhost:46840"
+        let endpoint = "etcds://localhost:29440"
 
         let etcd = try await EtcdClient.connect(Self.configuration(endpoint, .init(caFile: "\(certs)/ca.pem")))
         try await etcd.put("tls/k", value: "secret-channel".bytes)
@@ -47,7 +47,7 @@ struct EtcdTLSTests {
         await etcd.close()
 
         // https:// with Configuration.tls and serverName "localhost" (a DNS SAN of the certificate).
-        let byName = try await EtcdClient.connect(Self.configuration("https://127.0.0.1:46840",
+        let byName = try await EtcdClient.connect(Self.configuration("https://127.0.0.1:29440",
                                                                      .init(caFile: "\(certs)/ca.pem", serverName: "localhost")))
         #expect(try await byName.get("tls/k")?.value == "secret-channel".bytes)
         await byName.close()
@@ -64,13 +64,13 @@ struct EtcdTLSTests {
         #expect(wrongName?.code == .tlsFailure)
         // An address the certificate does not name is refused too.
         let byAddress = await #expect(throws: EtcdError.self) {
-            _ = try await EtcdClient.connect(Self.configuration("etcds://127.0.0.1:46840", .init(caFile: "\(certs)/ca.pem")))
+            _ = try await EtcdClient.connect(Self.configuration("etcds://127.0.0.1:29440", .init(caFile: "\(certs)/ca.pem")))
         }
         #expect(byAddress?.code == .tlsFailure)
 
         let start = ContinuousClock.now
         let plain = await #expect(throws: EtcdError.self) {
-            _ = try await EtcdClient.connect(Self.configuration("http://127.0.0.1:46840", nil))
+            _ = try await EtcdClient.connect(Self.configuration("http://127.0.0.1:29440", nil))
         }
         #expect(plain != nil)
         #expect(ContinuousClock.now - start < .seconds(15))
@@ -80,13 +80,13 @@ struct EtcdTLSTests {
     func mutualTLS() async throws {
         let certs = try Self.makeCertificates()
         defer { try? FileManager.default.removeItem(atPath: certs) }
-        let server = try await PrivateEtcd(count: 1, basePort: 46850, extraArguments: [
+        let server = try await PrivateEtcd(count: 1, basePort: 29450, extraArguments: [
             "--cert-file", "\(certs)/server.pem", "--key-file", "\(certs)/server.key",
             "--client-cert-auth", "--trusted-ca-file", "\(certs)/ca.pem",
         ], scheme: "https", curlTLSArguments: ["--cacert", "\(certs)/ca.pem", "--cert", "\(certs)/client.pem",
                                                "--key", "\(certs)/client.key"])
         defer { server.stop() }
-        let endpoint = "etcds://127.0.0.1:46850"
+        let endpoint = "etcds://127.0.0.1:29450"
 
         let etcd = try await EtcdClient.connect(Self.configuration(endpoint, .init(
             caFile: "\(certs)/ca.pem", certificateFile: "\(certs)/client.pem", keyFile: "\(certs)/client.key")))
@@ -105,7 +105,7 @@ struct EtcdTLSTests {
     @Test("unreadable TLS files are reported as .invalidArgument naming them")
     func badFiles() async throws {
         let error = await #expect(throws: EtcdError.self) {
-            _ = try await EtcdClient.connect(.init(endpoints: ["etcds://127.0.0.1:46859"], tls: .init(caFile: "/nonexistent/ca.pem")))
+            _ = try await EtcdClient.connect(.init(endpoints: ["etcds://127.0.0.1:29459"], tls: .init(caFile: "/nonexistent/ca.pem")))
         }
         #expect(error?.code == .invalidArgument)
         #expect(error?.message.contains("/nonexistent/ca.pem") == true)

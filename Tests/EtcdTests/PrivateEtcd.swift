@@ -133,6 +133,22 @@ final class PrivateEtcd: @unchecked Sendable {
     func kill(_ i: Int) {
         guard let process = members[i].process, process.isRunning else { return }
         Glibc.kill(process.processIdentifier, SIGKILL)
+        Glibc.kill(process.processIdentifier, SIGCONT)
+        process.waitUntilExit()
+        members[i].process = nil
+    }
+
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) member `i`: a frozen member keeps its connections
+    /// open but answers nothing, like a partitioned host.
+    func freeze(_ i: Int, _ frozen: Bool = true) {
+        guard let process = members[i].process, process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, frozen ? SIGSTOP : SIGCONT)
+    }
+
+    /// SIGTERMs member `i` (etcd then shuts down gracefully, sending GOAWAY) and reaps it.
+    func terminate(_ i: Int) {
+        guard let process = members[i].process, process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         members[i].process = nil
     }

@@ -157,6 +157,30 @@ import Testing
         #expect(attempts.withLock { $0 } == ["flaky": 3, "gone": 3])
     }
 
+    @Test func aNodeThatNeverAnswersCostsOneProbeTimeoutNotOnePerAttempt() async throws {
+        let backend = InProcessBackend()
+        seed(backend, (0..<6).map { ClusterNode(name: "silent\($0)", address: "127.0.0.1:\($0 + 1)", joinedAt: Self.old) })
+        let attempts = Mutex<[String: Int]>([:])
+        let probe = ClosureProbe { node, _ in
+            attempts.withLock { $0[node.name, default: 0] += 1 }
+            try await Task.sleep(for: .seconds(60))  // black-holed: never answers
+            return true
+        }
+        var config = configuration()
+        config.probeAttempts = 3
+        config.probeTimeout = .seconds(1)
+        let store = NodeListStore(backend: backend, key: Self.key, probe: probe, configuration: config)
+        let start = ContinuousClock.now
+        let outcome = try await store.join(ClusterNode(name: "me", address: "127.0.0.1:9"))
+        let elapsed = ContinuousClock.now - start
+        // Nobody answered, so (by default) nobody is swept — but the join took one probe
+        // round, not probeAttempts of them (3 s).
+        #expect(outcome.swept.isEmpty)
+        #expect(elapsed >= .seconds(1))
+        #expect(elapsed < .milliseconds(2500))
+        #expect(attempts.withLock { $0.values.allSatisfy { $0 == 1 } })
+    }
+
     @Test func probesInParallelWithinTheConcurrencyBound() async throws {
         let backend = InProcessBackend()
         seed(backend, (0..<12).map { ClusterNode(name: "n\($0)", address: "127.0.0.1:\($0 + 1)", joinedAt: Self.old) })

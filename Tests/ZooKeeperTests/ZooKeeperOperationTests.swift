@@ -239,3 +239,19 @@ struct ZooKeeperOperationTests {
         await observer.close()
     }
 }
+
+extension ZooKeeperOperationTests {
+    @Test("a call made from a cancelled task ends with .cancelled and is not sent")
+    func cancelledBeforeStart() async throws {
+        let zk = try await ZK.client()
+        let root = try await ZK.root(zk)
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await ZK.error { try await zk.create(root + "/never") }
+        }
+        #expect(await task.value?.code == .cancelled)
+        #expect(try await zk.exists(root + "/never") == nil)
+        await ZK.deleteTree(zk, root)
+        await zk.close()
+    }
+}

@@ -87,8 +87,20 @@ final class ZooKeeperServers: Sendable {
                 posix_spawn_file_actions_adddup2(&actions, 1, 2)
                 let argv = ([path] + arguments).map { strdup($0) } + [nil]
                 let envp = environment.map { strdup($0) } + [nil]
+                // The child must not inherit this thread's blocked signals or handlers: with
+                // SIGALRM blocked, `timeout` in the scripts never fires, and the JVM hangs.
+                var attributes = posix_spawnattr_t()
+                posix_spawnattr_init(&attributes)
+                var empty = sigset_t()
+                sigemptyset(&empty)
+                var all = sigset_t()
+                sigfillset(&all)
+                posix_spawnattr_setsigmask(&attributes, &empty)
+                posix_spawnattr_setsigdefault(&attributes, &all)
+                posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
                 var pid = pid_t()
-                var rc = posix_spawn(&pid, path, &actions, nil, argv, envp)
+                var rc = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+                posix_spawnattr_destroy(&attributes)
                 posix_spawn_file_actions_destroy(&actions)
                 argv.forEach { free($0) }
                 envp.forEach { free($0) }

@@ -58,6 +58,11 @@ struct EtcdEndpoint: Hashable, Sendable, CustomStringConvertible {
         guard !host.isEmpty else {
             throw EtcdError.invalidArgument("endpoint \"\(text)\" has no host — write e.g. http://127.0.0.1:2379")
         }
+        // Host names, IPv4 and IPv6 literals use only these; anything else (spaces, control
+        // characters, '@', '?', …) is a typo that DNS would only report as an unknown host.
+        guard host.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-._:%".unicodeScalars.contains($0)) }) else {
+            throw EtcdError.invalidArgument("endpoint \"\(text)\" has characters a host name cannot contain — write e.g. http://127.0.0.1:2379")
+        }
         var port = 2379
         if let portText {
             guard let p = Int(portText), (1...65535).contains(p) else {

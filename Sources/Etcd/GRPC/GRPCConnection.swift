@@ -116,9 +116,16 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
 
 
     private func failReady(_ error: EtcdError) {
-        eventLoop.execute {
-            self.ready?.fail(error)
-            self.ready = nil
+        // Inline on the event loop, so a close that follows (the connect time-out closes the
+        // channel right after) cannot fail `ready` first with a vaguer "connection lost".
+        if eventLoop.inEventLoop {
+            ready?.fail(error)
+            ready = nil
+        } else {
+            eventLoop.execute {
+                self.ready?.fail(error)
+                self.ready = nil
+            }
         }
     }
 
@@ -321,6 +328,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         stream.started = true
         streams[streamID] = stream
         if let timeout {
+            stream.deadlineAt = .now() + TimeAmount(timeout)
             stream.deadline = eventLoop.scheduleTask(in: .init(timeout)) { [weak self, weak stream] in
                 guard let self, let stream else { return }
                 self.cancel(stream, error: EtcdError(
@@ -432,7 +440,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
                 return
             case .tooLarge(let size):
                 let error = EtcdError(code: .resourceExhausted,
-                                      message: "etcd at \(endpoint) sent a \(size)-byte message on \(stream.path), over Configuration.maxMessageSize (\(settings.maxMessageSize)) — raise it or ask for less (limit, keysOnly)",
+                                      message: "etcd at \(endpoint) sent a \(size)-byte message on \(stream.path), over Configuration.maxResponseSize (\(settings.maxMessageSize)) — raise it or ask for less (limit, keysOnly)",
                                       endpoint: endpoint.description)
                 rstAndFinish(stream, error: error)
                 return
@@ -472,6 +480,13 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
                                   endpoint: endpoint.description)
             error.notProcessed = true
             finish(stream, error: error)
+        } else if errorCode == NGHTTP2_CANCEL.rawValue, let deadline = stream.deadlineAt,
+                  NIODeadline.now() + .milliseconds(200) >= deadline {
+            // The server gave up at the grpc-timeout we sent, just before our own timer fired.
+            finish(stream, error: EtcdError(
+                code: .deadlineExceeded,
+                message: "etcd at \(endpoint) did not finish \(stream.path) before its deadline — is it overloaded, or without quorum? the call may or may not have been applied",
+                endpoint: endpoint.description))
         } else if errorCode != 0 {
             finish(stream, error: EtcdError(code: .unavailable,
                                             message: "etcd at \(endpoint) reset the stream \(stream.path) (HTTP/2 error \(errorCode)) — retry",

@@ -28,6 +28,8 @@ final class GRPCStream: @unchecked Sendable {
     var finished = false
     var cancelRequested = false
     var deadline: Scheduled<Void>?
+    /// When the call's deadline passes (also sent to the server as grpc-timeout).
+    var deadlineAt: NIODeadline?
 
     init(path: String, connection: GRPCConnection) {
         self.path = path

@@ -3,14 +3,26 @@
 public struct EtcdCompare: Sendable, Hashable {
     /// The comparison.
     public enum Operator: Int32, Sendable {
-        case equal = 0, greater = 1, less = 2, notEqual = 3
+        /// The key's target equals the constant.
+        case equal = 0
+        /// The key's target is greater than the constant.
+        case greater = 1
+        /// The key's target is less than the constant.
+        case less = 2
+        /// The key's target differs from the constant.
+        case notEqual = 3
     }
     /// What is compared.
     public enum Target: Sendable, Hashable {
+        /// The key's version (writes since creation; 0 when absent).
         case version(Int64)
+        /// The revision that created the key (0 when absent).
         case createRevision(Int64)
+        /// The revision of the key's last write.
         case modRevision(Int64)
+        /// The key's value bytes.
         case value([UInt8])
+        /// The key's lease ID (0 for none).
         case lease(Int64)
     }
 
@@ -50,39 +62,5 @@ public struct EtcdCompare: Sendable, Hashable {
     /// Compares the key's lease (0 = none).
     public static func lease(_ key: String, _ op: Operator, _ lease: EtcdLeaseID?) -> EtcdCompare {
         EtcdCompare(key: Array(key.utf8), op: op, target: .lease(lease?.rawValue ?? 0))
-    }
-}
-
-/// One operation of a transaction: a range, put, delete or a nested transaction.
-public struct EtcdRequestOp: Sendable, Hashable {
-    indirect enum Kind: Sendable, Hashable {
-        case range(EtcdRangeRequest)
-        case put(EtcdPutRequest)
-        case delete(EtcdDeleteRequest)
-        case txn(compare: [EtcdCompare], success: [EtcdRequestOp], failure: [EtcdRequestOp])
-    }
-    let kind: Kind
-
-    /// Puts `value` at `key`, optionally attached to a lease.
-    public static func put(_ key: String, value: [UInt8], lease: EtcdLeaseID? = nil) -> EtcdRequestOp {
-        EtcdRequestOp(kind: .put(EtcdPutRequest(key: key, value: value, lease: lease)))
-    }
-    /// Reads one key.
-    public static func get(_ key: String) -> EtcdRequestOp {
-        EtcdRequestOp(kind: .range(EtcdRangeRequest(key: key)))
-    }
-    /// Deletes one key.
-    public static func delete(_ key: String) -> EtcdRequestOp {
-        EtcdRequestOp(kind: .delete(EtcdDeleteRequest(key: key)))
-    }
-    /// Any range read.
-    public static func range(_ request: EtcdRangeRequest) -> EtcdRequestOp { EtcdRequestOp(kind: .range(request)) }
-    /// Any put.
-    public static func put(_ request: EtcdPutRequest) -> EtcdRequestOp { EtcdRequestOp(kind: .put(request)) }
-    /// Any delete.
-    public static func delete(_ request: EtcdDeleteRequest) -> EtcdRequestOp { EtcdRequestOp(kind: .delete(request)) }
-    /// A nested transaction.
-    public static func txn(compare: [EtcdCompare], success: [EtcdRequestOp], failure: [EtcdRequestOp]) -> EtcdRequestOp {
-        EtcdRequestOp(kind: .txn(compare: compare, success: success, failure: failure))
     }
 }

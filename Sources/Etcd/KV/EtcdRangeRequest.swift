@@ -3,11 +3,24 @@ public struct EtcdRangeRequest: Sendable, Hashable {
     /// How results are sorted.
     public enum SortOrder: Int32, Sendable {
         /// Key order, as etcd returns it.
-        case none = 0, ascend = 1, descend = 2
+        case none = 0
+        /// Smallest first.
+        case ascend = 1
+        /// Largest first.
+        case descend = 2
     }
     /// What results are sorted by.
     public enum SortTarget: Int32, Sendable {
-        case key = 0, version = 1, createRevision = 2, modRevision = 3, value = 4
+        /// The key bytes.
+        case key = 0
+        /// The key's version.
+        case version = 1
+        /// The revision that created the key.
+        case createRevision = 2
+        /// The revision of the key's last write.
+        case modRevision = 3
+        /// The value bytes.
+        case value = 4
     }
 
     /// The first key (or the only key when `rangeEnd` is `nil`).
@@ -64,55 +77,5 @@ public struct EtcdRangeRequest: Sendable, Hashable {
             end.removeLast()
         }
         return [0]
-    }
-}
-
-/// A write of one key, with all of etcd's Put options.
-public struct EtcdPutRequest: Sendable, Hashable {
-    /// The key.
-    public var key: [UInt8]
-    /// The new value.
-    public var value: [UInt8]
-    /// Attach the key to this lease (it is deleted when the lease expires).
-    public var lease: EtcdLeaseID?
-    /// Return the previous key-value in ``EtcdPutResponse/prevKV``.
-    public var prevKV = false
-    /// Keep the current value (update only the lease); `value` must be empty.
-    public var ignoreValue = false
-    /// Keep the current lease (update only the value); `lease` must be `nil`.
-    public var ignoreLease = false
-
-    /// Creates a put.
-    public init(key: String, value: [UInt8], lease: EtcdLeaseID? = nil) {
-        self.key = Array(key.utf8)
-        self.value = value
-        self.lease = lease
-    }
-}
-
-/// A delete of one key or a range, with etcd's DeleteRange options.
-public struct EtcdDeleteRequest: Sendable, Hashable {
-    /// The first key (or the only key when `rangeEnd` is `nil`).
-    public var key: [UInt8]
-    /// The end of the range, exclusive; `nil` for the single key.
-    public var rangeEnd: [UInt8]?
-    /// Return the deleted key-values in ``EtcdDeleteResponse/prevKVs``.
-    public var prevKV = false
-
-    /// Deletes one key.
-    public init(key: String) {
-        self.key = Array(key.utf8)
-    }
-
-    /// Deletes `[key, rangeEnd)`.
-    public init(key: [UInt8], rangeEnd: [UInt8]?) {
-        self.key = key
-        self.rangeEnd = rangeEnd
-    }
-
-    /// Deletes every key that starts with `prefix`.
-    public static func prefix(_ prefix: String) -> EtcdDeleteRequest {
-        let bytes = Array(prefix.utf8)
-        return EtcdDeleteRequest(key: bytes.isEmpty ? [0] : bytes, rangeEnd: EtcdRangeRequest.prefixEnd(bytes))
     }
 }

@@ -2,7 +2,10 @@
 public struct EtcdWatchEvent: Sendable, Hashable {
     /// What happened to the key.
     public enum EventType: Sendable, Hashable {
-        case put, delete
+        /// The key was created or written.
+        case put
+        /// The key was deleted (or its lease ended).
+        case delete
     }
     /// Put or delete.
     public var type: EventType

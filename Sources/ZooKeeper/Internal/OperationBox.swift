@@ -5,11 +5,14 @@ import Metrics
 /// Something in flight that `close()` can end.
 protocol PendingOperation: AnyObject, Sendable {
     func fail(_ error: ZooKeeperError)
+    /// Fails the call with `.operationTimeout` when its deadline is at or before `now`.
+    func expireIfDue(_ now: ContinuousClock.Instant)
 }
 
 /// The context of one `zoo_a*` call: retained by the C client until its completion runs
-/// (`Unmanaged.passRetained`), and resumed exactly once — by the completion, the deadline timer,
-/// task cancellation or `close()`, whichever comes first; the later ones are ignored.
+/// (`Unmanaged.passRetained`), and resumed exactly once — by the completion, the deadline
+/// (checked by the connection's one sweeper, see `ZooKeeperConnection.sweepDeadlines`), task
+/// cancellation or `close()`, whichever comes first; the later ones are ignored.
 final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable {
     // @unchecked: `keepAlive` is immutable and only owns buffers the C client writes into before
     // the completion runs; everything mutable is in `state`.
@@ -24,7 +27,8 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
         var continuation: CheckedContinuation<Value, any Error>?
         var result: Result<Value, ZooKeeperError>?
         var resumed = false
-        var timer: Task<Void, Never>?
+        var deadline: ContinuousClock.Instant?
+        var timeout: Duration = .zero
     }
     private let state = Locked(State())
 
@@ -54,22 +58,30 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
         continuation.resume(with: result.mapError { $0 })
     }
 
-    /// Fails the call with `.operationTimeout` unless it completed within `timeout`.
+    /// Arms the deadline: the call fails with `.operationTimeout` unless it completes within
+    /// `timeout`. No timer per call — a sleeping task per call costs about a kilobyte held until
+    /// its deadline even when cancelled, which at 10,000 calls/s and a 10 s timeout is 100 MB.
     func startDeadline(_ timeout: Duration) {
-        let task = Task { [weak self] in
-            do { try await Task.sleep(for: timeout) } catch { return }
-            guard let self else { return }
-            self.finish(.failure(ZooKeeperError(
-                code: .operationTimeout, path: self.path,
-                message: "\(self.operation)\(self.path.map { " " + $0 } ?? ""): no answer from ZooKeeper within \(timeout) (operationTimeout) — is the server reachable? Retry; a write may already have been applied")))
+        state.withLock { s in
+            guard !s.resumed, s.result == nil else { return }
+            s.deadline = ContinuousClock.now + timeout
+            s.timeout = timeout
         }
-        let cancel = state.withLock { s -> Bool in
-            if s.resumed || s.result != nil { return true }
-            s.timer = task
-            return false
-        }
-        if cancel { task.cancel() }
     }
+
+    func expireIfDue(_ now: ContinuousClock.Instant) {
+        let timeout: Duration? = state.withLock { s in
+            guard !s.resumed, s.result == nil, let deadline = s.deadline, deadline <= now else { return nil }
+            return s.timeout
+        }
+        guard let timeout else { return }
+        finish(.failure(ZooKeeperError(
+            code: .operationTimeout, path: path,
+            message: "\(operation)\(path.map { " " + $0 } ?? ""): no answer from ZooKeeper within \(timeout) (operationTimeout) — is the server reachable? Retry; a write may already have been applied")))
+    }
+
+    /// Whether the call already has its result (or was resumed).
+    var isFinished: Bool { state.withLock { $0.resumed || $0.result != nil } }
 
     func succeed(_ value: Value) { finish(.success(value)) }
     func fail(_ error: ZooKeeperError) { finish(.failure(error)) }
@@ -78,19 +90,17 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
     }
 
     func finish(_ result: Result<Value, ZooKeeperError>) {
-        let (continuation, timer): (CheckedContinuation<Value, any Error>?, Task<Void, Never>?) = state.withLock { s in
-            guard !s.resumed, s.result == nil else { return (nil, nil) }
-            let timer = s.timer
-            s.timer = nil
+        let continuation: CheckedContinuation<Value, any Error>? = state.withLock { s in
+            guard !s.resumed, s.result == nil else { return nil }
+            s.deadline = nil
             if let continuation = s.continuation {
                 s.resumed = true
                 s.continuation = nil
-                return (continuation, timer)
+                return continuation
             }
             s.result = result
-            return (nil, timer)
+            return nil
         }
-        timer?.cancel()
         guard let continuation else { return }
         deliver(result, to: continuation)
     }

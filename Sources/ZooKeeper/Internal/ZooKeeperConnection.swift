@@ -107,6 +107,13 @@ final class ZooKeeperConnection: Sendable {
         }
     }
 
+    /// The one task that fails calls past their deadline (see `sweepDeadlines`).
+    private let deadlineSweeper = Locked<Task<Void, Never>?>(nil)
+
+    /// How often in-flight calls are checked against their deadlines: a timeout fires at most
+    /// this much late.
+    static let deadlineResolution: Duration = .milliseconds(50)
+
     init(configuration: ZooKeeperClient.Configuration) {
         self.configuration = configuration
         var logger = configuration.logger
@@ -132,6 +139,7 @@ final class ZooKeeperConnection: Sendable {
             throw ZooKeeperError.badArguments("a session password is 16 bytes, got \(session.password.count) — pass ZooKeeperClient.session unchanged")
         }
         let connection = ZooKeeperConnection(configuration: configuration)
+        connection.startDeadlineSweeper()
         do {
             _ = try connection.openHandle(resuming: configuration.session)
             try await connection.waitUntilConnected(timeout: configuration.connectTimeout)
@@ -319,6 +327,8 @@ final class ZooKeeperConnection: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 box.setContinuation(continuation)
+                // Already ended (cancelled before it started, or closed): send nothing.
+                if box.isFinished { return }
                 let context = Unmanaged.passRetained(box)
                 let rc: Int32? = handle.withLock { slot in
                     slot.map { start($0.pointer, UnsafeRawPointer(context.toOpaque())) }
@@ -540,6 +550,31 @@ final class ZooKeeperConnection: Sendable {
         throw ZooKeeperError(code: .connectionLoss, path: path, message: "watch \(path): the node kept appearing and disappearing; retrying")
     }
 
+    // MARK: Deadlines
+
+    /// Starts the sweeper: every `deadlineResolution` it fails the calls whose deadline passed.
+    /// It holds the connection only weakly and ends with `close()` (or the connection).
+    private func startDeadlineSweeper() {
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.deadlineResolution)
+                guard let self, self.sweepDeadlines() else { return }
+            }
+        }
+        deadlineSweeper.withLock { $0 = task }
+    }
+
+    /// Fails every in-flight call past its deadline; false once the connection is closed.
+    private func sweepDeadlines() -> Bool {
+        let pending: [any PendingOperation]? = state.withLock { s in
+            s.closed ? nil : Array(s.pending.values)
+        }
+        guard let pending else { return false }
+        let now = ContinuousClock.now
+        for operation in pending { operation.expireIfDue(now) }
+        return true
+    }
+
     // MARK: Closing
 
     /// Ends everything in flight with `.closed`, finishes every stream, and closes the handle.
@@ -565,6 +600,7 @@ final class ZooKeeperConnection: Sendable {
             return taken
         }
         guard let taken else { return nil }
+        deadlineSweeper.withLock { $0?.cancel() }
         let handle = handle.withLock { slot in
             defer { slot = nil }
             return slot
@@ -589,6 +625,12 @@ final class ZooKeeperConnection: Sendable {
 func zooKeeperGlobalWatcher(_ zh: OpaquePointer?, _ type: Int32, _ state: Int32,
                             _ path: UnsafePointer<CChar>?, _ context: UnsafeMutableRawPointer?) {
     guard type == czk_session_event(), let context else { return }
+    // The C client takes any 40 bytes after the length prefix as the server's handshake answer.
+    // A real server never negotiates a session timeout ≤ 0: such a "session" came from something
+    // that is not ZooKeeper (or a corrupted answer), so it is not reported as connected.
+    if state == czk_connected_state() || state == czk_readonly_state(), let zh, zoo_recv_timeout(zh) <= 0 {
+        return
+    }
     let handleContext = Unmanaged<HandleContext>.fromOpaque(context).takeUnretainedValue()
     handleContext.connection.sessionEvent(state: state, generation: handleContext.generation)
 }
