@@ -2,7 +2,8 @@
 # Fuzzing with libFuzzer: builds each fuzz target (Fuzz/<Target>) with -sanitize=fuzzer,address
 # into .build/fuzz and runs it for RUNS executions (default 1,000,000) starting from the seeds in
 # Fuzz/Seeds/<Target>. A crash stops the run and leaves the input in Fuzz/Findings/<Target>/;
-# fix it and add the input to the target's regression test (see the README's reliability section).
+# fix it, keep the input in Fuzz/Regressions/<Target>/ (it seeds every later run) and add a
+# regression test for it (see the README's reliability section).
 #
 #   scripts/fuzz.sh [--runs N] [TARGET...]     default: every target
 set -euo pipefail
@@ -27,7 +28,7 @@ for target in "${targets[@]}"; do
   echo "fuzz: building $target" >&2
   swift build -c release --scratch-path .build/fuzz -Xswiftc -enable-testing -Xswiftc -sanitize=fuzzer,address --product "$target" >&2
   corpus=$(mktemp -d)
-  cp Fuzz/Seeds/"$target"/* "$corpus"/ 2>/dev/null || true
+  cp Fuzz/Seeds/"$target"/* Fuzz/Regressions/"$target"/* "$corpus"/ 2>/dev/null || true
   mkdir -p "Fuzz/Findings/$target"
   echo "fuzz: running $target for $runs executions" >&2
   if .build/fuzz/release/"$target" -runs="$runs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \

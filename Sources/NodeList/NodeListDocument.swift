@@ -72,7 +72,7 @@ public struct NodeListDocument: Sendable, Hashable {
             let joined = try string("joinedAt")
             guard !name.isEmpty else { throw corrupt("nodes[\(i)].name is empty") }
             guard let date = parseDate(joined) else {
-                throw corrupt("nodes[\(i)].joinedAt \"\(joined)\" is not an RFC 3339 time")
+                throw corrupt("nodes[\(i)].joinedAt \"\(joined)\" is not an RFC 3339 time between 1970 and 9999")
             }
             var metadata: [String: String] = [:]
             if let rawMeta = entry["metadata"], !(rawMeta is NSNull) {
@@ -128,18 +128,76 @@ public struct NodeListDocument: Sendable, Hashable {
         return s + "Z"
     }
 
-    /// RFC 3339 (`Z` or `±hh:mm`, optional fraction).
+    /// RFC 3339 (`Z` or `±hh:mm`, optional fraction of up to 9 digits), from 1970 to 9999.
     /// The result is whole milliseconds, like every ``ClusterNode/joinedAt``, so a decoded
     /// document re-encodes to the same text.
+    ///
+    /// Parsed by hand, strictly: Foundation's `ISO8601DateFormatter` crashed the process
+    /// (SIGFPE) on a fraction of a hundred digits, found by `Fuzz/FuzzNodeListDocument` — and the
+    /// stored value is written by whoever can write to the store. Before 1970 no node joined
+    /// anything; after 9999 RFC 3339 ends.
     static func parseDate(_ s: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        var date = f.date(from: s)
-        if date == nil {
-            f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            date = f.date(from: s)
+        let b = Array(s.utf8)
+        var i = 0
+        func digits(_ count: Int) -> Int? {
+            guard i + count <= b.count else { return nil }
+            var value = 0
+            for _ in 0..<count {
+                let c = b[i]
+                guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int(c - UInt8(ascii: "0"))
+                i += 1
+            }
+            return value
         }
-        guard let date else { return nil }
-        return Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000)
+        func expect(_ characters: String) -> Bool {
+            guard i < b.count, characters.utf8.contains(b[i]) else { return false }
+            i += 1
+            return true
+        }
+        guard let year = digits(4), expect("-"), let month = digits(2), expect("-"), let day = digits(2),
+              expect("Tt "), let hour = digits(2), expect(":"), let minute = digits(2), expect(":"),
+              let second = digits(2) else { return nil }
+        var fraction = 0.0
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            var scale = 0.1
+            var count = 0
+            while i < b.count, b[i] >= UInt8(ascii: "0"), b[i] <= UInt8(ascii: "9") {
+                count += 1
+                guard count <= 9 else { return nil }
+                fraction += Double(b[i] - UInt8(ascii: "0")) * scale
+                scale /= 10
+                i += 1
+            }
+            guard count > 0 else { return nil }
+        }
+        var offset = 0
+        if expect("Zz") {
+            offset = 0
+        } else if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+            let sign = b[i] == UInt8(ascii: "-") ? -1 : 1
+            i += 1
+            guard let offsetHours = digits(2), expect(":"), let offsetMinutes = digits(2),
+                  offsetHours <= 23, offsetMinutes <= 59 else { return nil }
+            offset = sign * (offsetHours * 3600 + offsetMinutes * 60)
+        } else {
+            return nil
+        }
+        guard i == b.count else { return nil }
+        let daysInMonth = [31, (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28,
+                           31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...12).contains(month), (1...daysInMonth[month - 1]).contains(day),
+              hour <= 23, minute <= 59, second <= 60 else { return nil }
+        // Days since 1970-01-01 in the proleptic Gregorian calendar (as gmtime in formatDate).
+        let y = month <= 2 ? year - 1 : year
+        let era = y / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        let seconds = Double(days * 86_400 + hour * 3600 + minute * 60 + second - offset) + fraction
+        guard seconds >= 0, seconds < 253_402_300_800 else { return nil }
+        return Date(timeIntervalSince1970: (seconds * 1000).rounded() / 1000)
     }
 }

@@ -53,11 +53,20 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
             if kind == .zooKeeper {
                 if path != "/" {
                     let trimmed = path.hasSuffix("/") ? String(path.dropLast()) : path
-                    guard !trimmed.contains("//") else { throw invalid("the chroot \"\(path)\" has an empty segment") }
+                    // A chroot is a ZooKeeper path: no empty, "." or ".." segment, no control characters.
+                    for segment in trimmed.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
+                        guard !segment.isEmpty else { throw invalid("the chroot has an empty segment") }
+                        guard segment != "." && segment != ".." else {
+                            throw invalid("the chroot has a \"\(segment)\" segment")
+                        }
+                        guard !segment.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else {
+                            throw invalid("the chroot contains a control character")
+                        }
+                    }
                     chroot = trimmed
                 }
             } else if path != "/" {
-                throw invalid("a path (\(path)) is only meaningful for zookeeper:// (its chroot)")
+                throw invalid("a path is only meaningful for zookeeper:// (its chroot)")
             }
         }
         guard !rest.contains("@") else { throw invalid("credentials in the URL are not supported") }

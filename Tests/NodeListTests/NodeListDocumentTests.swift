@@ -70,4 +70,31 @@ import Testing
         #expect(object?["attempts"] as? Int == 1)
         #expect(object?["created"] as? Bool == false)
     }
+
+    // Found by Fuzz/FuzzNodeListDocument (crash-b141a9a0…): a joinedAt in the year 1013 decoded
+    // (Julian calendar) and re-encoded (proleptic Gregorian) to a different instant.
+    // Found by Fuzz/FuzzNodeListDocument: Foundation's ISO8601DateFormatter (ICU) crashed the
+    // whole process with SIGFPE on a fraction of a hundred digits; the parser is now our own.
+    @Test(arguments: ["1013-11-22T10:00:00.123Z", "1969-12-31T23:59:59Z", "0001-01-01T00:00:00Z",
+                      "2026-05-22T10:00:00." + String(repeating: "5", count: 100) + "23Z",
+                      "2026-05-22T10:01.:00023Z", "2026-02-30T10:00:00Z", "2026-11-22T24:00:00Z",
+                      "2026-11-22T10:00:00", "2026-11-22T10:00:00+0200", "2026-11-22T10:00:00Z ", "2026-11-22"])
+    func malformedOrOutOfRangeJoinedAtIsACorruptValue(_ joinedAt: String) {
+        let text = #"{"format":1,"nodes":[{"name":"n1","address":"h:1","incarnation":"x","joinedAt":"\#(joinedAt)"}]}"#
+        do {
+            _ = try NodeListDocument.decode(Array(text.utf8), version: 3)
+            Issue.record("decoded a joinedAt of \(joinedAt)")
+        } catch let error as NodeListError {
+            #expect(error.code == .corruptValue)
+            #expect(error.message.contains("joinedAt"))
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func everyDecodableDocumentReencodesToTheSameNodes() throws {
+        let text = #"{"format":1,"nodes":[{"name":"n1","address":"[::1]:7001","incarnation":"x","joinedAt":"2026-11-22T10:00:00.123Z","metadata":null},{"name":"n2","address":"h:1","incarnation":"y","joinedAt":"2026-11-22T10:00:00+02:00"}]}"#
+        let document = try NodeListDocument.decode(Array(text.utf8), version: 1)
+        #expect(try NodeListDocument.decode(document.encoded(), version: 2) == document)
+    }
 }

@@ -29,4 +29,41 @@ import Testing
         let error = #expect(throws: NodeListError.self) { try StoreURL(parsing: "etcd://root:hunter2@h:1") }
         #expect(error?.message.contains("hunter2") == false)
     }
+
+    // Found by Fuzz/FuzzStoreURL (crash-47bee6fe…): "/chr://" was kept as the chroot "/chr:/",
+    // which is not a ZooKeeper path and did not parse back to itself.
+    @Test(arguments: ["zookeeper://h1:2181,h2:2181/chr://", "zookeeper://h:1/a//b", "zookeeper://h:1/a/./b",
+                      "zookeeper://h:1/a/..", "zookeeper://h:1/a\u{01}b", "zookeeper://h:1//"])
+    func rejectsChrootsThatAreNotZooKeeperPaths(_ text: String) {
+        #expect(throws: NodeListError.self) { try StoreURL(parsing: text) }
+        do {
+            _ = try StoreURL(parsing: text)
+        } catch let error as NodeListError {
+            #expect(error.code == .invalidStoreURL)
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test(arguments: ["zookeeper://h1:2181,h2:2181/chroot", "zookeeper://h:1/a/b/", "etcds://127.0.0.1:2379,[::1]:2379",
+                      "consul://127.0.0.1:8500", "zk://h"])
+    func canonicalFormParsesBackToItself(_ text: String) throws {
+        let url = try StoreURL(parsing: text)
+        #expect(try StoreURL(parsing: url.description) == url)
+    }
+
+    // Found by Fuzz/FuzzStoreURL (crash-…): with the "@" inside the chroot, the chroot error
+    // quoted the path and so what looked like "user:password" before the "@".
+    @Test func chrootErrorsDoNotEchoWhatComesBeforeAnAt() {
+        let text = "zookeeper:///r:secretpass@-\u{0}\u{0}h:1c:/"
+        do {
+            _ = try StoreURL(parsing: text)
+            Issue.record("parsed \(text)")
+        } catch let error as NodeListError {
+            #expect(error.code == .invalidStoreURL)
+            #expect(!error.message.contains("secretpass"))
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
 }

@@ -76,7 +76,9 @@ struct NodeListReliabilityTests {
             if first { try await target.writeRaw(key, garbage) }
             return true
         }
-        let second = NodeListStore(backend: target.backend, key: key, probe: probe)
+        var slowProbe = NodeListStore.Configuration()
+        slowProbe.probeTimeout = .seconds(20)  // the probe does the interfering write
+        let second = NodeListStore(backend: target.backend, key: key, probe: probe, configuration: slowProbe)
         let error = await expectError(NodeListError.self) { try await second.join(Self.node("b", port: 7002)) }
         #expect(error?.code == .corruptValue, "\(String(describing: error))")
         #expect(error?.bytes == garbage, "the error carries the stored bytes")
@@ -212,28 +214,51 @@ struct NodeListReliabilityTests {
         // During the join's probe round, the session is ended by the server (another client
         // resuming it and closing it is how ZooKeeper's own tests expire a session).
         let expired = Locked(false)
+        let thiefError = Locked<String?>(nil)
         let probe = ClosureProbe { _, _ in
             let first = expired.withLock { done -> Bool in defer { done = true }; return !done }
             if first {
-                var other = ZooKeeperClient.Configuration(connectString: connect, sessionTimeout: .seconds(6))
-                other.session = sessionBefore
-                let thief = try await ZooKeeperClient.connect(other)
-                await thief.close()
-                try await Task.sleep(for: .milliseconds(500))
+                // The original client may take its session back before the thief's close is
+                // sent; then try again (a few times) until the session is really gone.
+                for _ in 0..<5 where zk.session?.id == sessionBefore.id {
+                    do {
+                        var other = ZooKeeperClient.Configuration(connectString: connect, sessionTimeout: .seconds(6))
+                        other.session = sessionBefore
+                        let thief = try await ZooKeeperClient.connect(other)
+                        await thief.close()
+                        thiefError.withLock { $0 = nil }
+                    } catch let error as ZooKeeperError where error.code == .sessionExpired {
+                        break  // already gone
+                    } catch {
+                        thiefError.withLock { $0 = "\(error)" }
+                    }
+                    _ = await retryUntil(.seconds(3)) {
+                        _ = try? await zk.exists("/")
+                        if zk.session?.id == sessionBefore.id { throw TestServerError("same session") }
+                    }
+                }
             }
             return true
         }
-        let joining = NodeListStore(backend: ZooKeeperNodeListBackend(client: zk), key: key, probe: probe)
+        var slowProbe = NodeListStore.Configuration()
+        slowProbe.probeTimeout = .seconds(25)  // the probe is where the session is ended
+        let joining = NodeListStore(backend: ZooKeeperNodeListBackend(client: zk), key: key, probe: probe, configuration: slowProbe)
         let (result, elapsed) = await timed { try await joining.join(Self.node("b", port: 7302)) }
         #expect(expired.value)
-        #expect(elapsed < .seconds(30))
+        #expect(thiefError.value == nil, "could not end the session: \(thiefError.value ?? "")")
+        #expect(elapsed < .seconds(40))
         if let error = result.failureIfAny {
             #expect((error as? NodeListError)?.code == .storeFailure, "\(error)")
             // The client opened a new session by itself; the join can simply be retried.
             let retried = await retryUntil(.seconds(20)) { try await joining.join(Self.node("b", port: 7302)) }
             #expect(retried)
         }
-        #expect(zk.session?.id != sessionBefore.id, "a new session replaced the expired one")
+        // The client may learn of the expiry only at its next request or ping: nudge it.
+        let replaced = await retryUntil(.seconds(15)) {
+            _ = try await zk.exists(key)
+            if zk.session?.id == sessionBefore.id { throw TestServerError("same session") }
+        }
+        #expect(replaced, "a new session replaced the expired one")
         let names = try await store.nodes().map(\.name)
         #expect(names.sorted() == ["a", "b"], "\(names)")
         try await zk.delete(key)

@@ -106,6 +106,10 @@ final class TestServer: @unchecked Sendable {
     /// Starts the server (again, with the data it had) with posix_spawn, output to `log`.
     func start() throws {
         precondition(pid == 0, "\(name) is already running")
+        // A leftover server on our port would answer in our server's place (and ignore our signals).
+        guard !portAcceptsConnections(clientPort) else {
+            throw TestServerError("port \(clientPort) on 127.0.0.1 is already in use — a leftover server? (ports 28000-28999 are the fault tests')")
+        }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -131,6 +135,19 @@ final class TestServer: @unchecked Sendable {
             waitpid(pid, &status, 0)
             pid = 0
         }
+    }
+
+    /// The process state letter from /proc (R, S, T for stopped, …), nil when not running.
+    var processState: Character? {
+        guard pid != 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(close, offsetBy: 2)...].first
+    }
+
+    /// SIGSTOPs the server and waits (2 s at most) until the kernel reports it stopped.
+    func freeze() async -> Bool {
+        signal(SIGSTOP)
+        return await waitUntil(.seconds(2)) { processState == "T" }
     }
 
     /// SIGKILLs and reaps the server.
@@ -214,6 +231,20 @@ func rawExchange(port: Int, send: String) -> String? {
         received += buffer[0..<n]
     }
     return String(decoding: received, as: UTF8.self)
+}
+
+/// Whether something on 127.0.0.1 accepts connections on `port`.
+func portAcceptsConnections(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
 }
 
 /// A minimal HTTP/1.0 GET on loopback (for etcd's /health).

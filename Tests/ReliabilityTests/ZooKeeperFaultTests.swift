@@ -65,7 +65,7 @@ struct ZooKeeperFaultTests {
             }
             group.addTask {
                 let deadline = ContinuousClock.now + .seconds(20)
-                while completed.value < 50, ContinuousClock.now < deadline {
+                while completed.value < 10, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(1))
                 }
                 server.kill9()
@@ -85,7 +85,6 @@ struct ZooKeeperFaultTests {
             }
         }
         #expect(!outcomes.failed.isEmpty, "the kill hit calls in flight (else this test proved nothing)")
-        #expect(outcomes.succeeded.count >= 50)
 
         let recovered = await retryUntil(.seconds(40)) { _ = try await zk.get(root) }
         #expect(recovered, "the client did not reconnect by itself")
@@ -108,7 +107,7 @@ struct ZooKeeperFaultTests {
         let path = "/stop-\(UUID().uuidString.prefix(8))"
         try await zk.create(path, data: Array("before".utf8))
 
-        server.signal(SIGSTOP)
+        #expect(await server.freeze(), "the server is stopped (state \(String(describing: server.processState)))")
         var codes: [ZooKeeperError.Code?] = []
         await withTaskGroup(of: (Result<ZooKeeperStat, any Error>, Duration).self) { group in
             for i in 0..<10 {

@@ -114,9 +114,25 @@ final class ZooKeeperServers: Sendable {
                 continuation.resume(returning: rc)
             }.start()
         }
-        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let output = Self.readFile(outputPath)
         try? FileManager.default.removeItem(atPath: outputPath)
         return (status, output)
+    }
+
+    /// The file's text, read with POSIX calls (Foundation's String(contentsOfFile:) leaks its
+    /// buffer on Linux, which fails `--sanitize=address` runs).
+    private static func readFile(_ path: String) -> String {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// A random base port for which every port `ports(base)` is free on 127.0.0.1.

@@ -107,8 +107,18 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
 
     /// Takes back the box the C client retained for a completion.
     static func take(_ data: UnsafeRawPointer?) -> OperationBox<Value> {
-        Unmanaged<OperationBox<Value>>.fromOpaque(data!).takeRetainedValue()
+        let box = Unmanaged<OperationBox<Value>>.fromOpaque(data!).takeRetainedValue()
+        box.owner?.disown(box)
+        return box
     }
+
+    /// The handle the call was sent on (set before the C call, under the handle lock).
+    var owner: ZooKeeperHandle? {
+        get { ownerSlot.withLock { $0.handle } }
+        set { ownerSlot.withLock { $0.handle = newValue } }
+    }
+    private struct WeakHandle { weak var handle: ZooKeeperHandle? }
+    private let ownerSlot = Locked(WeakHandle())
 }
 
 extension Result where Failure == ZooKeeperError {

@@ -15,6 +15,28 @@ final class ZooKeeperHandle: @unchecked Sendable {
         self.context = context
     }
 
+    /// Call contexts retained for this handle's C client and not yet taken back by their
+    /// completion. The 3.8 C client drops completions of requests still queued when
+    /// `zookeeper_close` runs (it queues them after its completion thread stopped), so what is
+    /// left here after `zookeeper_close` returned is released then — no callback can run any more.
+    private let outstanding = Locked<[ObjectIdentifier: Unmanaged<AnyObject>]>([:])
+
+    func adopt(_ box: AnyObject, _ context: Unmanaged<AnyObject>) {
+        outstanding.withLock { $0[ObjectIdentifier(box)] = context }
+    }
+
+    func disown(_ box: AnyObject) {
+        _ = outstanding.withLock { $0.removeValue(forKey: ObjectIdentifier(box)) }
+    }
+
+    private func releaseOutstanding() {
+        let leftover = outstanding.withLock { o -> [Unmanaged<AnyObject>] in
+            defer { o = [:] }
+            return Array(o.values)
+        }
+        for context in leftover { context.release() }
+    }
+
     /// `zookeeper_close` blocks (it flushes the close request), so it runs on its own thread,
     /// never on the cooperative pool. After it returns no callback of this handle runs, so its
     /// context is released then.
@@ -22,6 +44,7 @@ final class ZooKeeperHandle: @unchecked Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             Thread { [self] in
                 zookeeper_close(pointer)
+                releaseOutstanding()
                 context.release()
                 continuation.resume()
             }.start()
@@ -31,6 +54,7 @@ final class ZooKeeperHandle: @unchecked Sendable {
     func closeDetached() {
         Thread { [self] in
             zookeeper_close(pointer)
+            releaseOutstanding()
             context.release()
         }.start()
     }
@@ -331,7 +355,14 @@ final class ZooKeeperConnection: Sendable {
                 if box.isFinished { return }
                 let context = Unmanaged.passRetained(box)
                 let rc: Int32? = handle.withLock { slot in
-                    slot.map { start($0.pointer, UnsafeRawPointer(context.toOpaque())) }
+                    slot.map { owner in
+                        // Adopted before the call: its completion may run before the call returns.
+                        box.owner = owner
+                        owner.adopt(box, Unmanaged<AnyObject>.fromOpaque(context.toOpaque()))
+                        let rc = start(owner.pointer, UnsafeRawPointer(context.toOpaque()))
+                        if rc != ZOK.rawValue { owner.disown(box) }
+                        return rc
+                    }
                 }
                 switch rc {
                 case nil:

@@ -6,13 +6,13 @@ import Logging
 ///
 /// The C log callback gets only the message — no handle or context — so each handle gets its own
 /// C function from a fixed pool of trampolines, each bound to one slot holding that client's
-/// logger. When every slot is taken (more than 32 clients open at once), further clients share a
+/// logger. When every slot is taken (more than 128 clients open at once), further clients share a
 /// fallback that logs to the most recently registered of them.
 enum ZooKeeperLogBridge {
     private struct Sinks {
-        var slots: [Logger?] = Array(repeating: nil, count: 32)
+        var slots: [Logger?] = Array(repeating: nil, count: 128)
         var overflow: [(token: Int, logger: Logger)] = []
-        var nextToken = 32
+        var nextToken = 128
     }
     private static let sinks = Locked(Sinks())
 
@@ -50,6 +50,102 @@ enum ZooKeeperLogBridge {
         { ZooKeeperLogBridge.log(slot: 29, $0) },
         { ZooKeeperLogBridge.log(slot: 30, $0) },
         { ZooKeeperLogBridge.log(slot: 31, $0) },
+        { ZooKeeperLogBridge.log(slot: 32, $0) },
+        { ZooKeeperLogBridge.log(slot: 33, $0) },
+        { ZooKeeperLogBridge.log(slot: 34, $0) },
+        { ZooKeeperLogBridge.log(slot: 35, $0) },
+        { ZooKeeperLogBridge.log(slot: 36, $0) },
+        { ZooKeeperLogBridge.log(slot: 37, $0) },
+        { ZooKeeperLogBridge.log(slot: 38, $0) },
+        { ZooKeeperLogBridge.log(slot: 39, $0) },
+        { ZooKeeperLogBridge.log(slot: 40, $0) },
+        { ZooKeeperLogBridge.log(slot: 41, $0) },
+        { ZooKeeperLogBridge.log(slot: 42, $0) },
+        { ZooKeeperLogBridge.log(slot: 43, $0) },
+        { ZooKeeperLogBridge.log(slot: 44, $0) },
+        { ZooKeeperLogBridge.log(slot: 45, $0) },
+        { ZooKeeperLogBridge.log(slot: 46, $0) },
+        { ZooKeeperLogBridge.log(slot: 47, $0) },
+        { ZooKeeperLogBridge.log(slot: 48, $0) },
+        { ZooKeeperLogBridge.log(slot: 49, $0) },
+        { ZooKeeperLogBridge.log(slot: 50, $0) },
+        { ZooKeeperLogBridge.log(slot: 51, $0) },
+        { ZooKeeperLogBridge.log(slot: 52, $0) },
+        { ZooKeeperLogBridge.log(slot: 53, $0) },
+        { ZooKeeperLogBridge.log(slot: 54, $0) },
+        { ZooKeeperLogBridge.log(slot: 55, $0) },
+        { ZooKeeperLogBridge.log(slot: 56, $0) },
+        { ZooKeeperLogBridge.log(slot: 57, $0) },
+        { ZooKeeperLogBridge.log(slot: 58, $0) },
+        { ZooKeeperLogBridge.log(slot: 59, $0) },
+        { ZooKeeperLogBridge.log(slot: 60, $0) },
+        { ZooKeeperLogBridge.log(slot: 61, $0) },
+        { ZooKeeperLogBridge.log(slot: 62, $0) },
+        { ZooKeeperLogBridge.log(slot: 63, $0) },
+        { ZooKeeperLogBridge.log(slot: 64, $0) },
+        { ZooKeeperLogBridge.log(slot: 65, $0) },
+        { ZooKeeperLogBridge.log(slot: 66, $0) },
+        { ZooKeeperLogBridge.log(slot: 67, $0) },
+        { ZooKeeperLogBridge.log(slot: 68, $0) },
+        { ZooKeeperLogBridge.log(slot: 69, $0) },
+        { ZooKeeperLogBridge.log(slot: 70, $0) },
+        { ZooKeeperLogBridge.log(slot: 71, $0) },
+        { ZooKeeperLogBridge.log(slot: 72, $0) },
+        { ZooKeeperLogBridge.log(slot: 73, $0) },
+        { ZooKeeperLogBridge.log(slot: 74, $0) },
+        { ZooKeeperLogBridge.log(slot: 75, $0) },
+        { ZooKeeperLogBridge.log(slot: 76, $0) },
+        { ZooKeeperLogBridge.log(slot: 77, $0) },
+        { ZooKeeperLogBridge.log(slot: 78, $0) },
+        { ZooKeeperLogBridge.log(slot: 79, $0) },
+        { ZooKeeperLogBridge.log(slot: 80, $0) },
+        { ZooKeeperLogBridge.log(slot: 81, $0) },
+        { ZooKeeperLogBridge.log(slot: 82, $0) },
+        { ZooKeeperLogBridge.log(slot: 83, $0) },
+        { ZooKeeperLogBridge.log(slot: 84, $0) },
+        { ZooKeeperLogBridge.log(slot: 85, $0) },
+        { ZooKeeperLogBridge.log(slot: 86, $0) },
+        { ZooKeeperLogBridge.log(slot: 87, $0) },
+        { ZooKeeperLogBridge.log(slot: 88, $0) },
+        { ZooKeeperLogBridge.log(slot: 89, $0) },
+        { ZooKeeperLogBridge.log(slot: 90, $0) },
+        { ZooKeeperLogBridge.log(slot: 91, $0) },
+        { ZooKeeperLogBridge.log(slot: 92, $0) },
+        { ZooKeeperLogBridge.log(slot: 93, $0) },
+        { ZooKeeperLogBridge.log(slot: 94, $0) },
+        { ZooKeeperLogBridge.log(slot: 95, $0) },
+        { ZooKeeperLogBridge.log(slot: 96, $0) },
+        { ZooKeeperLogBridge.log(slot: 97, $0) },
+        { ZooKeeperLogBridge.log(slot: 98, $0) },
+        { ZooKeeperLogBridge.log(slot: 99, $0) },
+        { ZooKeeperLogBridge.log(slot: 100, $0) },
+        { ZooKeeperLogBridge.log(slot: 101, $0) },
+        { ZooKeeperLogBridge.log(slot: 102, $0) },
+        { ZooKeeperLogBridge.log(slot: 103, $0) },
+        { ZooKeeperLogBridge.log(slot: 104, $0) },
+        { ZooKeeperLogBridge.log(slot: 105, $0) },
+        { ZooKeeperLogBridge.log(slot: 106, $0) },
+        { ZooKeeperLogBridge.log(slot: 107, $0) },
+        { ZooKeeperLogBridge.log(slot: 108, $0) },
+        { ZooKeeperLogBridge.log(slot: 109, $0) },
+        { ZooKeeperLogBridge.log(slot: 110, $0) },
+        { ZooKeeperLogBridge.log(slot: 111, $0) },
+        { ZooKeeperLogBridge.log(slot: 112, $0) },
+        { ZooKeeperLogBridge.log(slot: 113, $0) },
+        { ZooKeeperLogBridge.log(slot: 114, $0) },
+        { ZooKeeperLogBridge.log(slot: 115, $0) },
+        { ZooKeeperLogBridge.log(slot: 116, $0) },
+        { ZooKeeperLogBridge.log(slot: 117, $0) },
+        { ZooKeeperLogBridge.log(slot: 118, $0) },
+        { ZooKeeperLogBridge.log(slot: 119, $0) },
+        { ZooKeeperLogBridge.log(slot: 120, $0) },
+        { ZooKeeperLogBridge.log(slot: 121, $0) },
+        { ZooKeeperLogBridge.log(slot: 122, $0) },
+        { ZooKeeperLogBridge.log(slot: 123, $0) },
+        { ZooKeeperLogBridge.log(slot: 124, $0) },
+        { ZooKeeperLogBridge.log(slot: 125, $0) },
+        { ZooKeeperLogBridge.log(slot: 126, $0) },
+        { ZooKeeperLogBridge.log(slot: 127, $0) },
     ]
 
     /// Registers `logger`; returns a token for ``unregister(_:)`` and the C callback to pass to
@@ -77,16 +173,19 @@ enum ZooKeeperLogBridge {
     }
 
     /// The C level is process wide: as verbose as the most verbose registered logger wants.
+    /// Set under the lock, so concurrent registrations cannot leave a stale level behind.
     private static func updateLevel() {
-        let levels = sinks.withLock { s in s.slots.compactMap { $0?.logLevel } + s.overflow.map(\.logger.logLevel) }
-        guard let lowest = levels.min() else { return }
-        let level: ZooLogLevel = switch lowest {
-        case .trace: ZOO_LOG_LEVEL_DEBUG
-        case .debug: ZOO_LOG_LEVEL_INFO
-        case .info, .notice: ZOO_LOG_LEVEL_WARN
-        case .warning, .error, .critical: ZOO_LOG_LEVEL_ERROR
+        sinks.withLock { s in
+            let levels = s.slots.compactMap { $0?.logLevel } + s.overflow.map(\.logger.logLevel)
+            guard let lowest = levels.min() else { return }
+            let level: ZooLogLevel = switch lowest {
+            case .trace: ZOO_LOG_LEVEL_DEBUG
+            case .debug: ZOO_LOG_LEVEL_INFO
+            case .info, .notice: ZOO_LOG_LEVEL_WARN
+            case .warning, .error, .critical: ZOO_LOG_LEVEL_ERROR
+            }
+            zoo_set_debug_level(level)
         }
-        zoo_set_debug_level(level)
     }
 
     static func log(slot: Int?, _ message: UnsafePointer<CChar>?) {
