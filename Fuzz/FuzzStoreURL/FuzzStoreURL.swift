@@ -24,10 +24,12 @@ public func fuzzStoreURL(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         precondition(again == url, "\(url) did not parse back to itself")
     } catch let error as NodeListError {
         precondition(error.code == .invalidStoreURL, "unexpected error code \(error.code)")
-        if let at = text.firstIndex(of: "@"), let scheme = text.range(of: "://"), scheme.upperBound <= at {
-            // Credentials are never echoed back.
+        if let at = text.lastIndex(of: "@"), let scheme = text.range(of: "://"), scheme.upperBound <= at {
+            // Credentials (everything up to the last "@") are never echoed back — unless the same
+            // text also appears after it.
             let secret = text[scheme.upperBound..<at]
-            precondition(secret.count < 4 || !error.message.contains(secret), "credentials echoed in an error")
+            precondition(secret.count < 4 || !error.message.contains(secret) || text[at...].contains(secret),
+                         "credentials echoed in an error")
         }
     } catch {
         preconditionFailure("parsing threw a non-NodeListError: \(error)")

@@ -25,7 +25,8 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
     public init(parsing text: String) throws {
         // Never echo credentials (user:password@) back in an error.
         let shown: String = {
-            guard let at = text.firstIndex(of: "@"), let scheme = text.range(of: "://"), scheme.upperBound <= at else { return text }
+            // Up to the last "@": a password may itself contain "@".
+            guard let at = text.lastIndex(of: "@"), let scheme = text.range(of: "://"), scheme.upperBound <= at else { return text }
             return String(text[..<scheme.upperBound]) + "***" + String(text[at...])
         }()
         func invalid(_ why: String) -> NodeListError {

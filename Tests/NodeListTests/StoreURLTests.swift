@@ -66,4 +66,19 @@ import Testing
             Issue.record("unexpected error \(error)")
         }
     }
+
+    // Found by Fuzz/FuzzStoreURL: only the text up to the first "@" was hidden, so a password
+    // containing "@" was half shown.
+    @Test func aPasswordContainingAnAtIsHiddenWhole() {
+        do {
+            _ = try StoreURL(parsing: "etcd://user:p@ssw0rd-secret@127.0.0.1:2379")
+            Issue.record("credentials accepted")
+        } catch let error as NodeListError {
+            #expect(error.code == .invalidStoreURL)
+            #expect(!error.message.contains("ssw0rd-secret"))
+            #expect(!error.message.contains("user"))
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
 }

@@ -21,10 +21,12 @@ extension GRPCConnection {
                                                                 endpoint: endpoint.description))
                     }
                 }
-                let framed = GRPCFraming.frame(request)
+                // The whole request is queued before the call starts, so its HEADERS and DATA
+                // leave in the same write.
+                stream.outbound = GRPCFraming.frame(request)
+                stream.endOfRequest = true
                 self.eventLoop.execute {
                     self.start(stream, metadata: metadata, timeout: timeout)
-                    self.queue(framed, end: true, on: stream)
                 }
             }
         } onCancel: {

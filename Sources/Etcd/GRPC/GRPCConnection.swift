@@ -47,6 +47,8 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     private var pingTimeout: Scheduled<Void>?
     private var goAwayReceived = false
     private var flushing = false
+    /// A flush is queued on the event loop: calls started in the same tick share one write.
+    private var flushScheduled = false
 
     init(endpoint: EtcdEndpoint, eventLoop: EventLoop, settings: Settings, logger: Logger) {
         self.endpoint = endpoint
@@ -161,10 +163,14 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         nghttp2_session_callbacks_new(&callbacks)
         defer { nghttp2_session_callbacks_del(callbacks) }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, namelen, value, valuelen, _, user in
+            // Only :status, grpc-status and grpc-message matter: skip the others (content-type,
+            // trailers…) before making Strings, which are allocations on every call.
+            let nameBytes = UnsafeBufferPointer(start: name, count: namelen)
+            guard GRPCConnection.interestingHeaders.contains(where: { $0.elementsEqual(nameBytes) }) else { return 0 }
             let connection = Unmanaged<GRPCConnection>.fromOpaque(user!).takeUnretainedValue()
             connection.receivedHeader(
                 streamID: frame!.pointee.hd.stream_id,
-                name: String(decoding: UnsafeBufferPointer(start: name, count: namelen), as: UTF8.self),
+                name: String(decoding: nameBytes, as: UTF8.self),
                 value: String(decoding: UnsafeBufferPointer(start: value, count: valuelen), as: UTF8.self))
             return 0
         }
@@ -225,7 +231,12 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             context.close(promise: nil)
             return
         }
+    }
+
+    /// One flush per batch of reads (NIO delivers several reads, then this), not one per read.
+    func channelReadComplete(context: ChannelHandlerContext) {
         flush()
+        context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -337,7 +348,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
                     endpoint: self.endpoint.description))
             }
         }
-        flush()
+        scheduleFlush()
     }
 
     /// Appends framed request bytes to a call (resuming its deferred DATA).
@@ -414,6 +425,9 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         }
         return n
     }
+
+    /// The response headers ``receivedHeader(streamID:name:value:)`` looks at.
+    private static let interestingHeaders: [[UInt8]] = [Array(":status".utf8), Array("grpc-status".utf8), Array("grpc-message".utf8)]
 
     private func receivedHeader(streamID: Int32, name: String, value: String) {
         guard let stream = streams[streamID] else { return }
@@ -541,12 +555,24 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    /// Writes everything nghttp2 wants to send, then closes the connection if nghttp2 is done with it.
+    /// Flushes once the event loop has run the tasks already queued (other calls being started),
+    /// so that a burst of calls goes out in one write.
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.execute {
+            self.flushScheduled = false
+            self.flush()
+        }
+    }
+
+    /// Writes everything nghttp2 wants to send (in one buffer, one write), then closes the
+    /// connection if nghttp2 is done with it.
     func flush() {
         guard let session, let context, !flushing else { return }
         flushing = true
         defer { flushing = false }
-        var wrote = false
+        var output: ByteBuffer?
         while true {
             var chunk: UnsafePointer<UInt8>?
             let n = nghttp2_session_mem_send(session, &chunk)
@@ -558,12 +584,15 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             if n == 0 { break }
-            var buffer = context.channel.allocator.buffer(capacity: n)
-            buffer.writeBytes(UnsafeRawBufferPointer(start: chunk, count: n))
-            context.write(wrapOutboundOut(buffer), promise: nil)
-            wrote = true
+            let bytes = UnsafeRawBufferPointer(start: chunk, count: n)
+            if output == nil {
+                output = context.channel.allocator.buffer(capacity: max(n, 4096))
+            }
+            output!.writeBytes(bytes)
         }
-        if wrote { context.flush() }
+        if let output {
+            context.writeAndFlush(wrapOutboundOut(output), promise: nil)
+        }
         if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 {
             context.close(promise: nil)
         }
