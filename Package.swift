@@ -100,6 +100,13 @@ let package = Package(
             path: "Sources/autocluster"
         ),
 
+        // Benchmarks (scripts/bench.sh): not a product, not a test.
+        .executableTarget(
+            name: "AutoClusterBench",
+            dependencies: ["ZooKeeper", "Etcd", "NodeList", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Benchmarks/AutoClusterBench"
+        ),
+
         // MARK: Tests
         // Where the real stores are (environment set by scripts/test.sh), and
         // whether a missing one is a failure (AUTOCLUSTER_REQUIRE_STORES=1).
