@@ -27,9 +27,16 @@ public func fuzzStoreURL(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         if let at = text.lastIndex(of: "@"), let scheme = text.range(of: "://"), scheme.upperBound <= at {
             // Credentials (everything from "://" up to the last "@") are never echoed back —
             // unless the same text also appears outside them (in the scheme or after the "@").
-            let secret = text[scheme.upperBound..<at]
-            precondition(secret.count < 4 || !error.message.contains(secret) || text[at...].contains(secret)
-                            || text[..<scheme.lowerBound].contains(secret),
+            // (Searched as scalar arrays: Foundation's substring search on Linux traps on some
+            // Substring inputs, which would be a crash of this harness, not of the parser.)
+            let secret = Array(text[scheme.upperBound..<at].unicodeScalars)
+            func contains(_ haystack: some StringProtocol) -> Bool {
+                let h = Array(haystack.unicodeScalars)
+                guard h.count >= secret.count else { return false }
+                return (0...(h.count - secret.count)).contains { Array(h[$0..<($0 + secret.count)]) == secret }
+            }
+            precondition(secret.count < 4 || !contains(error.message) || contains(text[at...])
+                            || contains(text[..<scheme.lowerBound]),
                          "credentials echoed in an error")
         }
     } catch {
