@@ -77,10 +77,15 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
         for part in rest.split(separator: ",", omittingEmptySubsequences: false) {
             let entry = String(part)
             guard !entry.isEmpty else { throw invalid("an empty host in the list") }
+            guard !entry.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7f }) else {
+                throw invalid("a host contains a space or a control character")
+            }
             if let (host, port) = ClusterNode.splitHostPort(entry) {
                 hosts.append(host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
             } else if entry.hasPrefix("[") && entry.hasSuffix("]") && entry.count > 2 {
-                hosts.append("\(entry):\(defaultPort)")
+                // The same canonical form as with a port: brackets only around an IPv6 address.
+                let host = String(entry.dropFirst().dropLast())
+                hosts.append(host.contains(":") ? "[\(host)]:\(defaultPort)" : "\(host):\(defaultPort)")
             } else if !entry.contains(":") && !entry.contains("[") && !entry.contains("]") {
                 hosts.append("\(entry):\(defaultPort)")
             } else {

@@ -33,7 +33,8 @@ import Testing
     // Found by Fuzz/FuzzStoreURL (crash-47bee6fe…): "/chr://" was kept as the chroot "/chr:/",
     // which is not a ZooKeeper path and did not parse back to itself.
     @Test(arguments: ["zookeeper://h1:2181,h2:2181/chr://", "zookeeper://h:1/a//b", "zookeeper://h:1/a/./b",
-                      "zookeeper://h:1/a/..", "zookeeper://h:1/a\u{01}b", "zookeeper://h:1//"])
+                      "zookeeper://h:1/a/..", "zookeeper://h:1/a\u{01}b", "zookeeper://h:1//",
+                      "etcd://ho st:1", "etcd://h\u{08}:1", "etcd://h1,\u{7f}"])
     func rejectsChrootsThatAreNotZooKeeperPaths(_ text: String) {
         #expect(throws: NodeListError.self) { try StoreURL(parsing: text) }
         do {
@@ -45,8 +46,9 @@ import Testing
         }
     }
 
+    // "etcd://[71]" (found by Fuzz/FuzzStoreURL) became "[71]:2379" and then "71:2379".
     @Test(arguments: ["zookeeper://h1:2181,h2:2181/chroot", "zookeeper://h:1/a/b/", "etcds://127.0.0.1:2379,[::1]:2379",
-                      "consul://127.0.0.1:8500", "zk://h"])
+                      "consul://127.0.0.1:8500", "zk://h", "etcd://[71],[::1],[71]:5"])
     func canonicalFormParsesBackToItself(_ text: String) throws {
         let url = try StoreURL(parsing: text)
         #expect(try StoreURL(parsing: url.description) == url)
