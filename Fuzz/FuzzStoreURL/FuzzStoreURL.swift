@@ -39,7 +39,7 @@ public func fuzzStoreURL(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
             // The fixed hint at the end ("— expected zookeeper://HOST:PORT…") is not an echo.
             let echoed = error.message.components(separatedBy: " — expected ").first ?? error.message
             precondition(secret.count < 4 || !contains(echoed) || contains(text[at...])
-                            || contains(text[..<scheme.upperBound]),
+                            || contains(text[..<scheme.upperBound]) || contains(text[..<scheme.upperBound].lowercased()),
                          "credentials echoed in an error")
         }
     } catch {
