@@ -138,7 +138,9 @@ final class ZooKeeperServers: Sendable {
     /// A random base port for which every port `ports(base)` is free on 127.0.0.1.
     private static func freePorts(_ ports: (Int) -> [Int]) throws -> Int {
         for _ in 0..<200 {
-            let base = Int.random(in: 40000..<47000)
+            // Below the ephemeral range (32768+), where the suite's own client connections
+            // leave ports in TIME_WAIT, and clear of the other suites' fixed ports.
+            let base = Int.random(in: 30000..<31000)
             if ports(base).allSatisfy(isFree) { return base }
         }
         throw ScriptFailure(description: "no free ports found")
@@ -148,6 +150,9 @@ final class ZooKeeperServers: Sendable {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        // As a listening server would: a port whose old connections are in TIME_WAIT is usable.
+        var one: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
