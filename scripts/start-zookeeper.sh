@@ -41,36 +41,6 @@ require_free() {
   if port_in_use "$1"; then log "port $1 on 127.0.0.1 is already in use — $2"; fail; fi
 }
 
-# Same configuration as start-stores.sh's servers.
-zookeeper_server() {
-  local name=$1 port=$2 myid=${3:-} dir="$STORES_DIR/$1"
-  shift 3 || shift $#
-  mkdir -p "$dir/data"
-  cat >"$dir/zoo.cfg" <<CFG
-tickTime=1000
-initLimit=10
-syncLimit=5
-dataDir=$dir/data
-clientPort=$port
-clientPortAddress=127.0.0.1
-maxClientCnxns=0
-4lw.commands.whitelist=*
-admin.enableServer=false
-CFG
-  if [ -n "$myid" ]; then
-    echo "$myid" >"$dir/data/myid"
-    printf '%s\n' "$@" >>"$dir/zoo.cfg"
-  fi
-  cat >"$dir/run.sh" <<RUN
-exec java -Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \\
-  -Dzookeeper.forceSync=no -Dzookeeper.extendedTypesEnabled=true \\
-  -Dzookeeper.log.dir=$dir -Dzookeeper.root.logger=INFO,CONSOLE -Dzookeeper.console.threshold=INFO \\
-  -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar \\
-  org.apache.zookeeper.server.quorum.QuorumPeerMain $dir/zoo.cfg
-RUN
-  echo "zookeeper $port" >"$dir/health"
-}
-
 if [ "$standalone" = 1 ]; then
   require_free "$zk_port" "set ZOOKEEPER_PORT to another port"
   zookeeper_server zookeeper "$zk_port"

@@ -104,3 +104,34 @@ server_names() {
     [ -f "$d/run.sh" ] && basename "$d"
   done
 }
+
+# zookeeper_server NAME CLIENT_PORT [MYID SERVERS...]: write the config and run.sh of one server
+# (shared by start-stores.sh and start-zookeeper.sh, so both start identical servers).
+zookeeper_server() {
+  local name=$1 port=$2 myid=${3:-} dir="$STORES_DIR/$1"
+  shift 3 || shift $#
+  mkdir -p "$dir/data"
+  cat >"$dir/zoo.cfg" <<CFG
+tickTime=1000
+initLimit=10
+syncLimit=5
+dataDir=$dir/data
+clientPort=$port
+clientPortAddress=127.0.0.1
+maxClientCnxns=0
+4lw.commands.whitelist=*
+admin.enableServer=false
+CFG
+  if [ -n "$myid" ]; then
+    echo "$myid" >"$dir/data/myid"
+    printf '%s\n' "$@" >>"$dir/zoo.cfg"
+  fi
+  cat >"$dir/run.sh" <<RUN
+exec java -Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \\
+  -Dzookeeper.forceSync=no -Dzookeeper.extendedTypesEnabled=true \\
+  -Dzookeeper.log.dir=$dir -Dzookeeper.root.logger=INFO,CONSOLE -Dzookeeper.console.threshold=INFO \\
+  -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar \\
+  org.apache.zookeeper.server.quorum.QuorumPeerMain $dir/zoo.cfg
+RUN
+  echo "zookeeper $port" >"$dir/health"
+}
