@@ -10,6 +10,7 @@
 #
 # Ports: ZOOKEEPER_PORT (default 2181); ZOOKEEPER_ENSEMBLE_BASE_PORT (default 12181: clients
 # base..base+2, quorum base+700.., election base+1700..). --no-standalone skips the standalone one.
+# --read-only-mode: servers that lost their quorum serve read-only clients (ZOOKEEPER_READONLY_MODE=1).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib/stores.sh"
@@ -19,7 +20,8 @@ for arg in "$@"; do
   case "$arg" in
     --ensemble) ensemble=1 ;;
     --no-standalone) standalone=0 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --read-only-mode) export ZOOKEEPER_READONLY_MODE=1 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) log "unknown option $arg (try --help)"; exit 2 ;;
   esac
 done

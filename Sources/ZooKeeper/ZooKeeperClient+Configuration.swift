@@ -25,6 +25,16 @@ extension ZooKeeperClient {
         /// re-arming every live watch). When false, an expired client fails every call with
         /// `.sessionExpired` and must be closed. Default true.
         public var reopenExpiredSession: Bool
+        /// Whether the client may connect to a server that lost its quorum and serves reads only
+        /// (`ZOO_READONLY`). Such a session reports ``ZooKeeperSessionState/connectedReadOnly``:
+        /// reads (and watches) succeed, writes fail with `.notReadOnly`, and the C client keeps
+        /// looking for a read-write server, moving to it by itself (as a new session, reported
+        /// `connecting` then `connected`). The servers must run with
+        /// `-Dreadonlymode.enabled=true` **and** `localSessionsEnabled=true` (ZooKeeper 3.6+
+        /// refuses the handshake of a global session in read-only mode). A session opened before
+        /// the quorum was lost is not read-only: it expires, and with ``reopenExpiredSession``
+        /// the new session is. Default false.
+        public var allowReadOnly: Bool
         /// The largest data accepted by `create`/`set`, checked before sending: ZooKeeper's own
         /// limit (`jute.maxbuffer`) is 1 MiB by default. Default 1 048 576 bytes.
         public var maximumDataSize: Int
@@ -45,6 +55,7 @@ extension ZooKeeperClient {
             self.authentication = []
             self.session = nil
             self.reopenExpiredSession = true
+            self.allowReadOnly = false
             self.maximumDataSize = 1_048_576
             self.logger = Logger(label: "autocluster.zookeeper")
         }

@@ -202,7 +202,7 @@ extension ZooKeeperError {
         case .runtimeInconsistency where failedOperationIndex != nil: advice = "not applied because another operation of the multi failed"
         case .unimplemented: advice = "the server does not support this (TTL nodes need zookeeper.extendedTypesEnabled=true on the server)"
         case .closing: advice = "the client is closing"
-        case .notReadOnly: advice = "the connected server is read-only (its ensemble lost quorum) — retry once a read-write server is reachable"
+        case .notReadOnly: advice = "the connected server is read-only (its ensemble lost quorum, the session is connectedReadOnly) — the client moves to a read-write server by itself once one is reachable; retry the write after sessionEvents reports connected"
         default: advice = String(cString: zerror(rc))
         }
         self.init(code: code, path: path, message: "\(subject): \(advice)", returnCode: rc,

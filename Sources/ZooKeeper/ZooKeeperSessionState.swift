@@ -5,7 +5,11 @@ public enum ZooKeeperSessionState: Hashable, Sendable, CustomStringConvertible {
     case connecting
     /// Connected to a server with a valid session.
     case connected
-    /// Connected to a read-only server (a server cut off from its quorum): only reads succeed.
+    /// Connected to a read-only server (a server cut off from its quorum): reads and watches
+    /// succeed, writes fail with `.notReadOnly`. Only with
+    /// ``ZooKeeperClient/Configuration/allowReadOnly``. The client keeps probing the other
+    /// servers and, once one serves writes again, moves to it as a **new session**
+    /// (`connecting`, then `connected`; ``ZooKeeperClient/session`` changes).
     case connectedReadOnly
     /// The server rejected the credentials; the session is unusable.
     case authFailed

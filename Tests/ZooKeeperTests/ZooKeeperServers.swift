@@ -29,14 +29,16 @@ final class ZooKeeperServers: Sendable {
         self.environment = environment
     }
 
-    /// Starts a standalone server, or a 3-server ensemble.
-    static func start(ensemble: Bool) async throws -> ZooKeeperServers {
+    /// Starts a standalone server, or a 3-server ensemble; with `readOnlyMode` a server cut off
+    /// from its quorum serves read-only clients (start-zookeeper.sh --read-only-mode).
+    static func start(ensemble: Bool, readOnlyMode: Bool = false) async throws -> ZooKeeperServers {
         let servers = ZooKeeperServers(
             directory: NSTemporaryDirectory() + "autocluster-zk-\(getpid())-\(UUID().uuidString.prefix(6))",
             standalonePort: try freePorts { [$0] }, ensembleBase: try freePorts { base in
                 (0..<3).flatMap { [base + $0, base + 700 + $0, base + 1700 + $0] }
             })
-        let (status, output) = try await servers.script("start-zookeeper.sh", ensemble ? ["--ensemble", "--no-standalone"] : [])
+        let (status, output) = try await servers.script(
+            "start-zookeeper.sh", (ensemble ? ["--ensemble", "--no-standalone"] : []) + (readOnlyMode ? ["--read-only-mode"] : []))
         guard status == 0 else {
             _ = try? await servers.script("stop-stores.sh", [])
             throw ScriptFailure(description: "start-zookeeper.sh failed (\(status)): \(output)")

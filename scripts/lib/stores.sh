@@ -107,8 +107,11 @@ server_names() {
 
 # zookeeper_server NAME CLIENT_PORT [MYID SERVERS...]: write the config and run.sh of one server
 # (shared by start-stores.sh and start-zookeeper.sh, so both start identical servers).
+# With ZOOKEEPER_READONLY_MODE=1 a server cut off from its quorum serves read-only clients:
+# that takes -Dreadonlymode.enabled=true and local sessions (3.6+ refuses to open a global
+# session in read-only mode: the handshake of a read-only client never gets an answer).
 zookeeper_server() {
-  local name=$1 port=$2 myid=${3:-} dir="$STORES_DIR/$1"
+  local name=$1 port=$2 myid=${3:-} dir="$STORES_DIR/$1" readonly_flag=""
   shift 3 || shift $#
   mkdir -p "$dir/data"
   cat >"$dir/zoo.cfg" <<CFG
@@ -126,9 +129,13 @@ CFG
     echo "$myid" >"$dir/data/myid"
     printf '%s\n' "$@" >>"$dir/zoo.cfg"
   fi
+  if [ "${ZOOKEEPER_READONLY_MODE:-0}" = 1 ]; then
+    printf '%s\n' localSessionsEnabled=true localSessionsUpgradingEnabled=true >>"$dir/zoo.cfg"
+    readonly_flag="-Dreadonlymode.enabled=true "
+  fi
   cat >"$dir/run.sh" <<RUN
 exec java -Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \\
-  -Dzookeeper.forceSync=no -Dzookeeper.extendedTypesEnabled=true \\
+  -Dzookeeper.forceSync=no -Dzookeeper.extendedTypesEnabled=true ${readonly_flag}\\
   -Dzookeeper.log.dir=$dir -Dzookeeper.root.logger=INFO,CONSOLE -Dzookeeper.console.threshold=INFO \\
   -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar \\
   org.apache.zookeeper.server.quorum.QuorumPeerMain $dir/zoo.cfg

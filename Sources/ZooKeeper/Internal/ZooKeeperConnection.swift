@@ -201,7 +201,8 @@ final class ZooKeeperConnection: Sendable {
             let timeout = Int32(clamping: configuration.sessionTimeout.milliseconds)
             let pointer = withUnsafePointer(to: &clientID) { clientIDPointer in
                 zookeeper_init2(configuration.connectString, zooKeeperGlobalWatcher, timeout,
-                                session == nil ? nil : clientIDPointer, context.toOpaque(), 0,
+                                session == nil ? nil : clientIDPointer, context.toOpaque(),
+                                configuration.allowReadOnly ? ZOO_READONLY : 0,
                                 logCallback)
             }
             guard let pointer else {
@@ -493,7 +494,7 @@ final class ZooKeeperConnection: Sendable {
                         finish = (sub.continuation, nil)
                     case .connectionLoss, .operationTimeout, .sessionExpired, .sessionMoved, .closing, .throttled, .invalidState:
                         // Re-armed on the next `connected`; if still connected, soon.
-                        if !sub.again, s.sessionState == .connected {
+                        if !sub.again, s.sessionState == .connected || s.sessionState == .connectedReadOnly {
                             s.subscriptions[id] = sub
                             return .retryLater
                         }
