@@ -240,16 +240,29 @@ final class ZooKeeperConnection: Sendable {
         }
         defer { timer.cancel() }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            // The handshake may already have ended before this waiter exists (an unknown session's
+            // expiry answer from a local server can beat this task): a state reached before is
+            // an outcome too, not something to wait for.
             let result: Result<Void, ZooKeeperError>? = state.withLock { s in
                 if s.closed { return .failure(.closed("connect", path: nil)) }
-                switch s.sessionState {
-                case .connected, .connectedReadOnly: return .success(())
-                default:
-                    s.connectWaiters[id] = continuation
-                    return nil
-                }
+                if let outcome = Self.connectOutcome(s.sessionState) { return outcome }
+                s.connectWaiters[id] = continuation
+                return nil
             }
             if let result { continuation.resume(with: result.mapError { $0 }) }
+        }
+    }
+
+    /// What a session state means for `connect`: nil while still connecting.
+    private static func connectOutcome(_ state: ZooKeeperSessionState) -> Result<Void, ZooKeeperError>? {
+        switch state {
+        case .connecting: nil
+        case .connected, .connectedReadOnly: .success(())
+        case .authFailed:
+            .failure(ZooKeeperError(code: .authFailed, message: "ZooKeeper rejected the credentials of Configuration.authentication — check the scheme and credentials"))
+        case .expired:
+            .failure(ZooKeeperError(code: .sessionExpired, message: "the session to resume (Configuration.session) has expired or is unknown — connect without it to open a new one"))
+        case .closed: .failure(.closed("connect", path: nil))
         }
     }
 
@@ -301,14 +314,8 @@ final class ZooKeeperConnection: Sendable {
         guard let listeners else { return }
         logger.log(level: mapped == .connected ? .debug : .info, "ZooKeeper session \(mapped)")
         for listener in listeners { listener.yield(mapped) }
-        for waiter in waiters {
-            switch mapped {
-            case .connected, .connectedReadOnly: waiter.resume()
-            case .authFailed:
-                waiter.resume(throwing: ZooKeeperError(code: .authFailed, message: "ZooKeeper rejected the credentials of Configuration.authentication — check the scheme and credentials"))
-            default:
-                waiter.resume(throwing: ZooKeeperError(code: .sessionExpired, message: "the session to resume (Configuration.session) has expired or is unknown — connect without it to open a new one"))
-            }
+        if let outcome = Self.connectOutcome(mapped) {
+            for waiter in waiters { waiter.resume(with: outcome.mapError { $0 }) }
         }
         let expired = ZooKeeperError(code: .sessionExpired, message: "the ZooKeeper session expired and reopenExpiredSession is false — close this client and connect a new one")
         for continuation in finished { continuation.finish(throwing: expired) }
