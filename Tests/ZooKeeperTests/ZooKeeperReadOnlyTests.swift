@@ -51,6 +51,9 @@ extension ZooKeeperFailoverTests {
             #expect(zk.session?.id != readOnlySession, "a read-only session is not carried over to the quorum")
             try await ZK.retrying { try await zk.set("/ro", data: .utf8("after")) }
             #expect(try await zk.get("/ro").data == .utf8("after"))
+            // Ephemeral nodes work on these servers (the local session is upgraded to a global one).
+            try await ZK.retrying { try await zk.create("/ro-eph", mode: .ephemeral) }
+            #expect(try await zk.exists("/ro-eph")?.ephemeralOwner == zk.session?.id)
             #expect(await events.wait { $0.last?.data == .utf8("after") }, "the watch goes on: \(events.elements.map(\.kind))")
             #expect(events.error == nil)
             events.cancel()
