@@ -72,6 +72,8 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     private var keepAliveTask: RepeatedTask?
     private var pingTimeout: Scheduled<Void>?
     private var goAwayReceived = false
+    /// The last stream the server said it may process (GOAWAY's last-stream-id).
+    private var goAwayLastStreamID: Int32 = .max
     private var flushing = false
     /// A flush is queued on the event loop: calls started in the same tick share one write.
     private var flushScheduled = false
@@ -302,7 +304,15 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             self.session = nil
         }
         for (_, stream) in open.sorted(by: { $0.key < $1.key }) {
-            finish(stream, error: error)
+            if goAwayReceived && stream.streamID <= goAwayLastStreamID {
+                // The server may have processed it (GOAWAY said so) but closed before answering.
+                finish(stream, error: EtcdError(
+                    code: .unavailable,
+                    message: "etcd at \(endpoint) went away (GOAWAY) and closed the connection before answering \(stream.path) — the call may or may not have been applied: reads are retried elsewhere, a write is not (re-read, then write again if needed)",
+                    endpoint: endpoint.description, underlying: lastError))
+            } else {
+                finish(stream, error: error)
+            }
         }
         // Never sent: safe to retry anywhere, even writes.
         var unsent = error
@@ -668,6 +678,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             }
         case NGHTTP2_GOAWAY.rawValue:
             goAwayReceived = true
+            goAwayLastStreamID = min(goAwayLastStreamID, frame.goaway.last_stream_id)
             usable.withLockedValue { $0 = false }
             // Calls still waiting for a slot were never sent: they fail as not processed and are
             // retried on a new connection. (nghttp2 itself closes the sent streams above
