@@ -61,14 +61,22 @@ extension EtcdClient.Configuration {
         public var connect: Duration
         /// One attempt of a unary call (sent as `grpc-timeout`, enforced by the client too). Default 5 s.
         public var request: Duration
+        /// The whole of one unary call: every attempt, failover to other endpoints, reconnecting
+        /// and the pauses between retries. When it passes, the call ends with `.deadlineExceeded`
+        /// (the last attempt's error as ``EtcdError/underlying``). Default `nil`: no overall limit,
+        /// so a call may take up to `retry.maxAttempts` × (connecting to the endpoints + `request`).
+        /// ``EtcdClient/withDeadline(_:operation:)`` sets a deadline for the calls of one task.
+        public var overall: Duration?
 
         /// Creates time limits.
         /// - Parameters:
         ///   - connect: per endpoint connect limit (default 3 s).
         ///   - request: per attempt call limit (default 5 s).
-        public init(connect: Duration = .seconds(3), request: Duration = .seconds(5)) {
+        ///   - overall: limit of a whole call across its retries (default `nil`: none).
+        public init(connect: Duration = .seconds(3), request: Duration = .seconds(5), overall: Duration? = nil) {
             self.connect = connect
             self.request = request
+            self.overall = overall
         }
     }
 

@@ -97,6 +97,21 @@ public struct EtcdError: Error, CustomStringConvertible, Sendable {
         return text
     }
 
+    /// True when the same call may succeed if tried again, on this or another endpoint: the member
+    /// was unavailable or went away (GOAWAY), no connection could be made, or the call ran out of
+    /// time. The client has already retried reads, and writes etcd cannot have applied; a write
+    /// that still fails this way may or may not have been applied (see ``wasNotProcessed``) —
+    /// re-read before writing again, or write with a compare in a ``EtcdClient/txn(compare:success:failure:)``.
+    public var isRetryable: Bool {
+        isUnavailable || code == .deadlineExceeded
+    }
+
+    /// True when etcd certainly did not process the call (it was never sent, the server refused
+    /// the stream, or answered GOAWAY with a last-stream-id below it, or "no leader"), so even a
+    /// write may be repeated safely. The client retries such calls itself while attempts and
+    /// time remain.
+    public var wasNotProcessed: Bool { notProcessed }
+
     /// True for errors after which the same call may succeed on another attempt or endpoint.
     var isUnavailable: Bool {
         code == .unavailable || code == .connectionFailed

@@ -1,6 +1,7 @@
 import Etcd
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import StoreTestSupport
 import Testing
 
@@ -378,5 +379,74 @@ struct EtcdWatchProgressTests {
         let received = try await events.value
         #expect(received.first?.kv.modRevision == put.header.revision)
         #expect(received.first?.kv.value == [2])
+    }
+}
+
+@Suite("EtcdClient watch progress notifications as API", .serialized, .enabled(if: EtcdTest.enabled))
+struct EtcdWatchProgressAPITests {
+    /// Collects a watch's updates in the background.
+    final class Collector: Sendable {
+        let updates = NIOLockedValueBox<[EtcdWatchUpdate]>([])
+        let task: Task<Void, Never>
+        init(_ watch: EtcdWatch) {
+            let updates = self.updates
+            task = Task {
+                do {
+                    for try await update in watch.updates { updates.withLockedValue { $0.append(update) } }
+                } catch {}
+            }
+        }
+        var all: [EtcdWatchUpdate] { updates.withLockedValue { $0 } }
+        var progress: [Int64] { all.compactMap { if case .progress(let r) = $0 { r } else { nil } } }
+        var events: [EtcdWatchEvent] { all.compactMap { if case .event(let e) = $0 { e } else { nil } } }
+    }
+
+    static func eventually(within limit: Duration, _ condition: () -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return condition()
+    }
+
+    @Test("progressNotify: periodic progress notifications (--experimental-watch-progress-notify-interval 1s) carry the store's revision; requestWatchProgress() delivers one now to every watcher; the plain event sequence skips them")
+    func progressNotifications() async throws {
+        let server = try await PrivateEtcd(count: 1, basePort: 29498,
+                                           extraArguments: ["--experimental-watch-progress-notify-interval", "1s"])
+        defer { server.stop() }
+        let etcd = try await EtcdClient.connect(.init(endpoints: server.endpoints))
+        defer { Task { await etcd.close() } }
+
+        let periodic = Collector(etcd.watch("quiet", progressNotify: true))
+        let onDemand = Collector(etcd.watch(prefix: "idle/"))
+        let plain = Task { try await collect(etcd.watch("quiet", progressNotify: true), count: 1, timeout: .seconds(30)) }
+        var revision: Int64 = 0
+        for i in 0..<3 { revision = try await etcd.put("noise/\(i)", value: [1]).header.revision }
+
+        // Periodic: within a few intervals, a notification at (at least) the last write's revision.
+        #expect(try await Self.eventually(within: .seconds(10)) { periodic.progress.contains { $0 >= revision } }, "\(periodic.all)")
+        #expect(periodic.events.isEmpty)
+        // A watcher that did not ask for them gets none (it has had 1 s intervals to see one).
+        #expect(onDemand.all.isEmpty, "\(onDemand.all)")
+
+        // On demand: one notification, at the current revision, to every watcher.
+        let before = periodic.progress.count
+        revision = try await etcd.put("noise/x", value: [2]).header.revision
+        let asked = ContinuousClock.now
+        etcd.requestWatchProgress()
+        #expect(try await Self.eventually(within: .seconds(5)) { onDemand.progress == [revision] }, "\(onDemand.all)")
+        #expect(ContinuousClock.now - asked < .seconds(5))
+        #expect(periodic.progress.count > before)
+
+        // Events still arrive among notifications, and the plain sequence yields only events.
+        let put = try await etcd.put("quiet", value: [3]).header.revision
+        #expect(try await Self.eventually(within: .seconds(5)) { periodic.events.map(\.kv.modRevision) == [put] })
+        #expect(try await plain.value.map(\.kv.modRevision) == [put])
+        let idle = try await etcd.put("idle/a", value: [4]).header.revision
+        #expect(try await Self.eventually(within: .seconds(5)) { onDemand.events.map(\.kv.modRevision) == [idle] })
+        #expect(onDemand.progress == [revision])
+        periodic.task.cancel()
+        onDemand.task.cancel()
     }
 }

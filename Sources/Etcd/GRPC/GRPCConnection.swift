@@ -30,6 +30,22 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     let logger: Logger
 
     private let usable = NIOLockedValueBox(true)
+
+    /// What the connection's streams look like on the wire, for tests and diagnostics.
+    struct StreamStatistics: Sendable, Equatable {
+        /// Streams whose request HEADERS were sent and that nghttp2 has not closed yet.
+        var open = 0
+        /// The most streams ever open at once on this connection.
+        var maxOpen = 0
+        /// Calls waiting for a free stream.
+        var queued = 0
+        /// The most calls ever waiting at once.
+        var maxQueued = 0
+        /// The server's SETTINGS_MAX_CONCURRENT_STREAMS (`UInt32.max` when it set none).
+        var peerLimit: UInt32 = .max
+    }
+    /// Updated on the event loop, read from anywhere.
+    let statistics = NIOLockedValueBox(StreamStatistics())
     /// The auth token for this member (simple tokens are per member), set after Authenticate.
     let token = NIOLockedValueBox<String?>(nil)
 
@@ -37,6 +53,16 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     private var session: OpaquePointer?
     private var context: ChannelHandlerContext?
     private var streams: [Int32: GRPCStream] = [:]
+    /// Calls waiting for a stream slot, oldest first: the server's SETTINGS_MAX_CONCURRENT_STREAMS
+    /// is honoured here rather than in nghttp2's own queue, so a waiting call has no stream ID
+    /// yet (GOAWAY and connection loss fail it as "not processed", safe to retry), leaves the
+    /// queue the moment its deadline passes, and sends the time it has left as grpc-timeout.
+    private var pending = CircularBuffer<GRPCStream>()
+    /// Stream IDs submitted to nghttp2 and not yet closed by it: they count against the limit.
+    private var submitted = Set<Int32>()
+    /// Stream IDs whose request HEADERS went out and that are not closed yet (measured from
+    /// nghttp2's callbacks, independently of `submitted`, for ``statistics``).
+    private var onWire = Set<Int32>()
     private var ready: EventLoopPromise<Void>?
     /// The result of `ready`, kept so a failure that happens before anyone waits is not lost.
     private let readyFuture: EventLoopFuture<Void>
@@ -46,6 +72,8 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     private var keepAliveTask: RepeatedTask?
     private var pingTimeout: Scheduled<Void>?
     private var goAwayReceived = false
+    /// The last stream the server said it may process (GOAWAY's last-stream-id).
+    private var goAwayLastStreamID: Int32 = .max
     private var flushing = false
     /// A flush is queued on the event loop: calls started in the same tick share one write.
     private var flushScheduled = false
@@ -189,6 +217,14 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             connection.receivedFrame(frame!.pointee)
             return 0
         }
+        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { _, frame, user in
+            if frame!.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),
+               frame!.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
+                let connection = Unmanaged<GRPCConnection>.fromOpaque(user!).takeUnretainedValue()
+                connection.requestHeadersSent(streamID: frame!.pointee.hd.stream_id)
+            }
+            return 0
+        }
         // The pipeline retains this handler for as long as the session exists (freed in channelInactive).
         // Closed streams are not retained (we use no priority tree), so state stays bounded.
         var options: OpaquePointer?
@@ -255,13 +291,33 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         ready = nil
         let open = streams
         streams.removeAll()
+        var waiting: [GRPCStream] = []
+        while let stream = pending.popFirst() {
+            stream.queued = false
+            waiting.append(stream)
+        }
+        submitted.removeAll()
+        onWire.removeAll()
+        updateStatistics()
         if let session {
             nghttp2_session_del(session)
             self.session = nil
         }
         for (_, stream) in open.sorted(by: { $0.key < $1.key }) {
-            finish(stream, error: error)
+            if goAwayReceived && stream.streamID <= goAwayLastStreamID {
+                // The server may have processed it (GOAWAY said so) but closed before answering.
+                finish(stream, error: EtcdError(
+                    code: .unavailable,
+                    message: "etcd at \(endpoint) went away (GOAWAY) and closed the connection before answering \(stream.path) — the call may or may not have been applied: reads are retried elsewhere, a write is not (re-read, then write again if needed)",
+                    endpoint: endpoint.description, underlying: lastError))
+            } else {
+                finish(stream, error: error)
+            }
         }
+        // Never sent: safe to retry anywhere, even writes.
+        var unsent = error
+        unsent.notProcessed = true
+        for stream in waiting { finish(stream, error: unsent) }
         self.context = nil
         closed.succeed()
         context.fireChannelInactive()
@@ -281,7 +337,9 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
 
     // MARK: Calls (event loop)
 
-    /// Opens a call: submits the request headers; `stream.send` supplies the messages.
+    /// Opens a call: submits the request headers (or queues the call while the server's stream
+    /// limit is reached); `stream.send` supplies the messages. `timeout` bounds the whole call,
+    /// time in the queue included.
     func start(_ stream: GRPCStream, metadata: [(String, String)], timeout: Duration?) {
         eventLoop.preconditionInEventLoop()
         guard !stream.finished else { return }
@@ -289,20 +347,91 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             finish(stream, error: EtcdError(code: .cancelled, message: "the call was cancelled", endpoint: endpoint.description))
             return
         }
-        guard let session, !goAwayReceived else {
+        guard session != nil, !goAwayReceived else {
             var error = EtcdError(code: .unavailable, message: "the connection to etcd at \(endpoint) is closing — retry",
                                   endpoint: endpoint.description)
             error.notProcessed = true
             finish(stream, error: error)
             return
         }
+        stream.metadata = metadata
+        if let timeout {
+            stream.deadlineAt = .now() + TimeAmount(timeout)
+            stream.deadline = eventLoop.scheduleTask(in: .init(timeout)) { [weak self, weak stream] in
+                guard let self, let stream else { return }
+                self.deadlinePassed(stream, timeout: timeout)
+            }
+        }
+        if pending.isEmpty && submitted.count < peerStreamLimit {
+            submit(stream)
+        } else {
+            stream.queued = true
+            pending.append(stream)
+            updateStatistics()
+        }
+        scheduleFlush()
+    }
+
+    /// The server's SETTINGS_MAX_CONCURRENT_STREAMS.
+    private var peerStreamLimit: Int {
+        guard let session else { return 0 }
+        return Int(nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS))
+    }
+
+    private func deadlinePassed(_ stream: GRPCStream, timeout: Duration) {
+        if stream.queued {
+            var error = EtcdError(
+                code: .deadlineExceeded,
+                message: "\(stream.path) waited \(timeout) for a free stream on the connection to etcd at \(endpoint) (it allows \(peerStreamLimit) concurrent streams, --max-concurrent-streams) and was never sent — make fewer concurrent calls, or raise the timeout or the server's limit",
+                endpoint: endpoint.description)
+            error.notProcessed = true
+            cancel(stream, error: error)
+        } else {
+            cancel(stream, error: EtcdError(
+                code: .deadlineExceeded,
+                message: "etcd at \(endpoint) did not answer \(stream.path) within \(timeout) — is it overloaded, stopped or partitioned? the call may or may not have been applied",
+                endpoint: endpoint.description))
+        }
+    }
+
+    /// Starts queued calls while the server allows more streams.
+    private func drainQueue() {
+        while !pending.isEmpty, session != nil, !goAwayReceived, submitted.count < peerStreamLimit {
+            let stream = pending.removeFirst()
+            stream.queued = false
+            submit(stream)
+        }
+        updateStatistics()
+    }
+
+    private var canDrainQueue: Bool {
+        !pending.isEmpty && session != nil && !goAwayReceived && submitted.count < peerStreamLimit
+    }
+
+    /// Hands the call to nghttp2: HEADERS now (with the time left as grpc-timeout), DATA from `stream.outbound`.
+    private func submit(_ stream: GRPCStream) {
+        guard let session else { return }
+        var timeLeft: Duration?
+        if let deadlineAt = stream.deadlineAt {
+            let left = deadlineAt - .now()
+            guard left.nanoseconds > 0 else {
+                var error = EtcdError(code: .deadlineExceeded,
+                                      message: "\(stream.path) reached its deadline waiting for a free stream on the connection to etcd at \(endpoint) and was never sent — make fewer concurrent calls, or raise the timeout",
+                                      endpoint: endpoint.description)
+                error.notProcessed = true
+                finish(stream, error: error)
+                return
+            }
+            timeLeft = .nanoseconds(left.nanoseconds)
+        }
         var headers: [(String, String)] = [
             (":method", "POST"), (":scheme", endpoint.tls ? "https" : "http"), (":path", stream.path),
             (":authority", endpoint.authority), ("content-type", "application/grpc"), ("te", "trailers"),
             ("user-agent", settings.userAgent),
         ]
-        if let timeout { headers.append(("grpc-timeout", GRPCFraming.timeoutHeader(timeout))) }
-        headers.append(contentsOf: metadata)
+        if let timeLeft { headers.append(("grpc-timeout", GRPCFraming.timeoutHeader(timeLeft))) }
+        headers.append(contentsOf: stream.metadata)
+        stream.metadata = []
         // One contiguous buffer for every name and value; nghttp2 copies them during submit.
         var blob = [UInt8]()
         var spans: [(name: Int, nameLength: Int, value: Int, valueLength: Int)] = []
@@ -338,17 +467,25 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         stream.streamID = streamID
         stream.started = true
         streams[streamID] = stream
-        if let timeout {
-            stream.deadlineAt = .now() + TimeAmount(timeout)
-            stream.deadline = eventLoop.scheduleTask(in: .init(timeout)) { [weak self, weak stream] in
-                guard let self, let stream else { return }
-                self.cancel(stream, error: EtcdError(
-                    code: .deadlineExceeded,
-                    message: "etcd at \(self.endpoint) did not answer \(stream.path) within \(timeout) — is it overloaded, stopped or partitioned? the call may or may not have been applied",
-                    endpoint: self.endpoint.description))
-            }
+        submitted.insert(streamID)
+    }
+
+    private func requestHeadersSent(streamID: Int32) {
+        onWire.insert(streamID)
+        updateStatistics()
+    }
+
+    private func updateStatistics() {
+        let open = onWire.count, queued = pending.count, limit = session.map {
+            nghttp2_session_get_remote_settings($0, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
         }
-        scheduleFlush()
+        statistics.withLockedValue { stats in
+            stats.open = open
+            stats.maxOpen = max(stats.maxOpen, open)
+            stats.queued = queued
+            stats.maxQueued = max(stats.maxQueued, queued)
+            if let limit { stats.peerLimit = limit }
+        }
     }
 
     /// Appends framed request bytes to a call (resuming its deferred DATA).
@@ -366,6 +503,13 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Cancels a call with `error`: RST_STREAM(CANCEL) when it was started, then `onClose(error)`.
     func cancel(_ stream: GRPCStream, error: EtcdError) {
         guard !stream.finished else { return }
+        if stream.queued {
+            stream.queued = false
+            if let index = pending.firstIndex(where: { $0 === stream }) { pending.remove(at: index) }
+            updateStatistics()
+            finish(stream, error: error)
+            return
+        }
         guard stream.started else {
             stream.cancelRequested = true
             return
@@ -479,6 +623,9 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func streamClosed(streamID: Int32, errorCode: UInt32) {
+        // The slot is free now (queued calls start at the next flush), whether or not we still track the call.
+        submitted.remove(streamID)
+        if onWire.remove(streamID) != nil { updateStatistics() }
         guard let stream = streams.removeValue(forKey: streamID) else { return }
         if let status = stream.grpcStatus {
             if status == 0 {
@@ -519,6 +666,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     private func receivedFrame(_ frame: nghttp2_frame) {
         switch UInt32(frame.hd.type) {
         case NGHTTP2_SETTINGS.rawValue:
+            updateStatistics()
             if let ready {
                 self.ready = nil
                 ready.succeed()
@@ -530,7 +678,20 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             }
         case NGHTTP2_GOAWAY.rawValue:
             goAwayReceived = true
+            goAwayLastStreamID = min(goAwayLastStreamID, frame.goaway.last_stream_id)
             usable.withLockedValue { $0 = false }
+            // Calls still waiting for a slot were never sent: they fail as not processed and are
+            // retried on a new connection. (nghttp2 itself closes the sent streams above
+            // last-stream-id with REFUSED_STREAM, which ``streamClosed`` reports the same way.)
+            var error = EtcdError(code: .unavailable,
+                                  message: "etcd at \(endpoint) is going away (GOAWAY) and the call was not sent — retried on a new connection",
+                                  endpoint: endpoint.description)
+            error.notProcessed = true
+            while let stream = pending.popFirst() {
+                stream.queued = false
+                finish(stream, error: error)
+            }
+            updateStatistics()
             logger.debug("etcd sent GOAWAY", metadata: [
                 "endpoint": "\(endpoint)", "last-stream-id": "\(frame.goaway.last_stream_id)",
                 "error-code": "\(frame.goaway.error_code)",
@@ -573,6 +734,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         flushing = true
         defer { flushing = false }
         var output: ByteBuffer?
+        drainQueue()
         while true {
             var chunk: UnsafePointer<UInt8>?
             let n = nghttp2_session_mem_send(session, &chunk)
@@ -583,7 +745,14 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
                 context.close(promise: nil)
                 return
             }
-            if n == 0 { break }
+            if n == 0 {
+                // Streams closed while sending (RST_STREAM) freed slots for queued calls.
+                if canDrainQueue {
+                    drainQueue()
+                    continue
+                }
+                break
+            }
             let bytes = UnsafeRawBufferPointer(start: chunk, count: n)
             if output == nil {
                 output = context.channel.allocator.buffer(capacity: max(n, 4096))

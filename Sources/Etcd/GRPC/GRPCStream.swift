@@ -25,6 +25,11 @@ final class GRPCStream: @unchecked Sendable {
     var grpcMessage: String?
     var httpStatus: Int?
     var started = false
+    /// Waiting in the connection's queue for a free stream slot (the server's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS); no stream ID yet, nothing sent.
+    var queued = false
+    /// The call's metadata, kept until the call leaves the queue.
+    var metadata: [(String, String)] = []
     var finished = false
     var cancelRequested = false
     var deadline: Scheduled<Void>?

@@ -62,7 +62,9 @@ final class GRPCTransport: Sendable {
     // MARK: Connections
 
     /// The current connection, connecting (and authenticating) first when there is none.
-    func connection() async throws -> GRPCConnection {
+    /// The connecting runs on its own (later callers wait for the same attempt); `deadline` only
+    /// bounds how long this caller waits for it.
+    func connection(deadline: ContinuousClock.Instant? = nil) async throws -> GRPCConnection {
         enum Action {
             case use(GRPCConnection)
             case wait(EventLoopFuture<GRPCConnection>)
@@ -86,30 +88,80 @@ final class GRPCTransport: Sendable {
         case .use(let connection):
             return connection
         case .wait(let future):
-            return try await future.get()
+            return try await wait(for: future, until: deadline)
         case .connect(let promise, let start):
-            do {
-                let (connection, index) = try await connectAny(from: start)
-                let closed = state.withLockedValue { state in
-                    state.connecting = nil
-                    if state.closed { return true }
-                    state.connection = connection
-                    state.index = index < state.endpoints.count ? index : 0
-                    return false
+            Task { await self.establish(promise, from: start) }
+            return try await wait(for: promise.futureResult, until: deadline)
+        }
+    }
+
+    /// Connects to the first endpoint that answers, from `start` on, and completes `promise`.
+    private func establish(_ promise: EventLoopPromise<GRPCConnection>, from start: Int) async {
+        do {
+            let (connection, index) = try await connectAny(from: start)
+            let closed = state.withLockedValue { state in
+                state.connecting = nil
+                if state.closed { return true }
+                state.connection = connection
+                state.index = index < state.endpoints.count ? index : 0
+                return false
+            }
+            if closed {
+                connection.close()
+                promise.fail(EtcdError.closed())
+                return
+            }
+            promise.succeed(connection)
+        } catch {
+            state.withLockedValue { $0.connecting = nil }
+            promise.fail(error)
+        }
+    }
+
+    /// Waits for `future`, but not past `deadline`.
+    private func wait(for future: EventLoopFuture<GRPCConnection>, until deadline: ContinuousClock.Instant?) async throws -> GRPCConnection {
+        guard let deadline else { return try await future.get() }
+        let left = deadline - .now
+        guard left > .zero else { throw overallDeadlineError(path: nil, attempts: 0, last: nil) }
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<GRPCConnection, any Error>) in
+            let resumed = NIOLockedValueBox(false)
+            let resume: @Sendable (Result<GRPCConnection, any Error>) -> Void = { result in
+                let first = resumed.withLockedValue { done in
+                    defer { done = true }
+                    return !done
                 }
-                if closed {
-                    connection.close()
-                    promise.fail(EtcdError.closed())
-                    throw EtcdError.closed()
-                }
-                promise.succeed(connection)
-                return connection
-            } catch {
-                state.withLockedValue { $0.connecting = nil }
-                promise.fail(error)
-                throw error
+                if first { continuation.resume(with: result) }
+            }
+            let timer = future.eventLoop.scheduleTask(in: TimeAmount(left)) {
+                resume(.failure(self.overallDeadlineError(path: nil, attempts: 0, last: nil)))
+            }
+            future.whenComplete { result in
+                timer.cancel()
+                resume(result)
             }
         }
+    }
+
+    /// The error of a call that ran out of its overall time (``EtcdClient/Configuration/Timeouts/overall``
+    /// or ``EtcdClient/withDeadline(_:operation:)``).
+    func overallDeadlineError(path: String?, attempts: Int, last: EtcdError?) -> EtcdError {
+        let limit = configuration.timeouts.overall.map { "Configuration.timeouts.overall (\($0))" } ?? "its deadline"
+        let what = path ?? "the call"
+        var message = "\(what) did not complete within \(limit)"
+        if attempts > 0 { message += " after \(attempts) attempt\(attempts == 1 ? "" : "s")" }
+        if let last { message += "; last: \(last.message)" } else { message += " (no connection to any etcd endpoint in time)" }
+        message += " — are the endpoints reachable and answering? raise the limit if they are just slow"
+        if let last, !last.notProcessed, path.map(Self.isWrite) ?? false {
+            message += "; the write may or may not have been applied"
+        }
+        var error = EtcdError(code: .deadlineExceeded, message: message, endpoint: last?.endpoint ?? currentEndpoint, underlying: last)
+        error.notProcessed = last?.notProcessed ?? true
+        return error
+    }
+
+    private static func isWrite(_ path: String) -> Bool {
+        !(path.hasSuffix("/Range") || path.hasSuffix("/Status") || path.hasSuffix("/MemberList")
+            || path.hasSuffix("/LeaseTimeToLive") || path.hasSuffix("/LeaseLeases"))
     }
 
     private func connectAny(from start: Int) async throws -> (GRPCConnection, Int) {
@@ -245,24 +297,36 @@ final class GRPCTransport: Sendable {
         var attempt = 0
         var reauthenticated = false
         var backoff = configuration.retry.initialBackoff
+        let deadline = Self.deadline(overall: configuration.timeouts.overall)
+        var lastError: EtcdError?
         while true {
             attempt += 1
             if Task.isCancelled {
                 throw EtcdError(code: .cancelled, message: "the call to \(path) was cancelled")
             }
+            var timeout = configuration.timeouts.request
+            if let deadline {
+                let left = deadline - .now
+                guard left > .zero else { throw overallDeadlineError(path: path, attempts: attempt - 1, last: lastError) }
+                timeout = min(timeout, left)
+            }
             let connection: GRPCConnection
             do {
-                connection = try await self.connection()
+                connection = try await self.connection(deadline: deadline)
             } catch let error as EtcdError where error.code == .connectionFailed && attempt < configuration.retry.maxAttempts {
-                try await sleep(&backoff)
+                lastError = error
+                try await sleep(&backoff, until: deadline, path: path, attempts: attempt, last: error)
                 continue
+            } catch let error as EtcdError where error.code == .deadlineExceeded {
+                throw overallDeadlineError(path: path, attempts: attempt - 1, last: lastError)
             }
             do {
                 let response = try await connection.unary(path, request: request, metadata: metadata(for: connection),
-                                                          timeout: configuration.timeouts.request)
+                                                          timeout: timeout)
                 return (response, connection.endpoint)
             } catch let error as EtcdError {
                 if isClosed { throw EtcdError.closed() }
+                lastError = error
                 if error.code == .unauthenticated, configuration.credentials != nil, !reauthenticated,
                    error.serverMessage?.contains("invalid auth token") == true {
                     reauthenticated = true
@@ -286,10 +350,13 @@ final class GRPCTransport: Sendable {
                 } else {
                     retryable = false
                 }
+                if let deadline, error.code == .deadlineExceeded || retryable, ContinuousClock.now >= deadline {
+                    throw overallDeadlineError(path: path, attempts: attempt, last: error)
+                }
                 if retryable && attempt < configuration.retry.maxAttempts && !isClosed {
                     logger.debug("retrying etcd call", metadata: ["path": "\(path)", "attempt": "\(attempt)", "error": "\(error.message)"])
                     Counter(label: "etcd_client_retries_total", dimensions: [("method", path)]).increment()
-                    try await sleep(&backoff)
+                    try await sleep(&backoff, until: deadline, path: path, attempts: attempt, last: error)
                     continue
                 }
                 throw error
@@ -297,10 +364,30 @@ final class GRPCTransport: Sendable {
         }
     }
 
-    private func sleep(_ backoff: inout Duration) async throws {
-        let jitter = Double.random(in: 0.8...1.2)
+    /// The deadline of a call starting now: the earlier of `overall` from now and the
+    /// enclosing ``EtcdClient/withDeadline(_:operation:)``.
+    static func deadline(overall: Duration?) -> ContinuousClock.Instant? {
+        let configured = overall.map { ContinuousClock.now + $0 }
+        switch (configured, EtcdClient.callDeadline) {
+        case (nil, nil): return nil
+        case (let a?, nil): return a
+        case (nil, let b?): return b
+        case (let a?, let b?): return min(a, b)
+        }
+    }
+
+    /// Sleeps the backoff before the next attempt; throws the overall-deadline error instead when
+    /// no time would be left after it.
+    private func sleep(_ backoff: inout Duration, until deadline: ContinuousClock.Instant?, path: String,
+                       attempts: Int, last: EtcdError) async throws {
+        var pause = backoff * Double.random(in: 0.8...1.2)
+        if let deadline {
+            let left = deadline - .now
+            guard left > pause else { throw overallDeadlineError(path: path, attempts: attempts, last: last) }
+            pause = min(pause, left)
+        }
         do {
-            try await Task.sleep(for: backoff * jitter)
+            try await Task.sleep(for: pause)
         } catch {
             throw EtcdError(code: .cancelled, message: "the call was cancelled while waiting to retry")
         }

@@ -7,24 +7,39 @@
 /// `.closed` when the client was closed. Ending the iteration (leaving the `for` loop, or
 /// cancelling its task) and dropping the sequence cancels the watcher on the server.
 /// Events are buffered without bound until they are consumed.
+///
+/// To see progress notifications too, iterate ``updates`` instead (one or the other: a watch
+/// has a single consumer).
 public struct EtcdWatch: AsyncSequence, Sendable {
     /// Each element is one put or delete.
     public typealias Element = EtcdWatchEvent
 
-    let events: AsyncThrowingStream<EtcdWatchEvent, any Error>
+    let stream: AsyncThrowingStream<EtcdWatchUpdate, any Error>
+
+    init(updates: AsyncThrowingStream<EtcdWatchUpdate, any Error>) {
+        self.stream = updates
+    }
+
+    /// The same watcher as events and progress notifications (``EtcdWatchUpdate``), in the
+    /// order etcd sent them. Iterate either this or the watch itself, not both.
+    public var updates: EtcdWatchUpdates { EtcdWatchUpdates(updates: stream) }
 
     /// The iterator of an ``EtcdWatch``.
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: AsyncThrowingStream<EtcdWatchEvent, any Error>.AsyncIterator
+        var base: AsyncThrowingStream<EtcdWatchUpdate, any Error>.AsyncIterator
 
-        /// The next event; `nil` never comes before an error unless the watch was cancelled.
+        /// The next event (progress notifications are skipped); `nil` never comes before an
+        /// error unless the watch was cancelled.
         public mutating func next() async throws -> EtcdWatchEvent? {
-            try await base.next()
+            while let update = try await base.next() {
+                if case .event(let event) = update { return event }
+            }
+            return nil
         }
     }
 
     /// Starts iterating.
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: events.makeAsyncIterator())
+        AsyncIterator(base: stream.makeAsyncIterator())
     }
 }

@@ -13,7 +13,7 @@ final class WatchHub: Sendable {
         var progressNotify: Bool
         /// The revision to (re)start from; 0 = "from now" until the server confirms creation.
         var nextRevision: Int64
-        var continuation: AsyncThrowingStream<EtcdWatchEvent, any Error>.Continuation
+        var continuation: AsyncThrowingStream<EtcdWatchUpdate, any Error>.Continuation
         /// Set when a create was refused for an invalid token and the stream re-authenticates.
         var reauthenticated = false
     }
@@ -24,6 +24,8 @@ final class WatchHub: Sendable {
         var stream: GRPCStream?
         var driver: Task<Void, Never>?
         var closed = false
+        /// ``requestProgress()`` was called while the stream was (re)connecting.
+        var progressRequested = false
     }
 
     private let transport: GRPCTransport
@@ -34,10 +36,10 @@ final class WatchHub: Sendable {
     }
 
     func watch(key: [UInt8], rangeEnd: [UInt8]?, fromRevision: Int64?, prevKV: Bool, progressNotify: Bool) -> EtcdWatch {
-        let (events, continuation) = AsyncThrowingStream<EtcdWatchEvent, any Error>.makeStream()
+        let (events, continuation) = AsyncThrowingStream<EtcdWatchUpdate, any Error>.makeStream()
         if key.isEmpty {
             continuation.finish(throwing: EtcdError.invalidArgument("the watched key is empty — etcd keys must have at least one byte"))
-            return EtcdWatch(events: events)
+            return EtcdWatch(updates: events)
         }
         let id: Int64? = state.withLockedValue { state in
             if state.closed { return nil }
@@ -56,15 +58,27 @@ final class WatchHub: Sendable {
         }
         guard let id else {
             continuation.finish(throwing: EtcdError.closed())
-            return EtcdWatch(events: events)
+            return EtcdWatch(updates: events)
         }
         continuation.onTermination = { [weak self] _ in self?.remove(id) }
-        return EtcdWatch(events: events)
+        return EtcdWatch(updates: events)
     }
 
     private static func createRequest(_ watcher: Watcher, id: Int64) -> [UInt8] {
         Proto.watchCreate(key: watcher.key, rangeEnd: watcher.rangeEnd, startRevision: watcher.nextRevision,
                           prevKV: watcher.prevKV, progressNotify: watcher.progressNotify, watchID: id)
+    }
+
+    /// Asks etcd for a progress notification for every watcher on the stream (WatchProgressRequest).
+    func requestProgress() {
+        state.withLockedValue { state in
+            guard !state.closed, !state.watchers.isEmpty else { return }
+            if let stream = state.stream {
+                stream.send(Proto.watchProgress())
+            } else {
+                state.progressRequested = true
+            }
+        }
     }
 
     /// The consumer ended the sequence: forget the watcher and cancel it on the server.
@@ -119,6 +133,10 @@ final class WatchHub: Sendable {
                 state.stream = stream
                 for (id, watcher) in state.watchers.sorted(by: { $0.key < $1.key }) {
                     stream.send(Self.createRequest(watcher, id: id))
+                }
+                if state.progressRequested {
+                    state.progressRequested = false
+                    stream.send(Proto.watchProgress())
                 }
                 return true
             }
@@ -190,8 +208,9 @@ final class WatchHub: Sendable {
         enum Outcome {
             case none
             case reauthenticate
-            case events(AsyncThrowingStream<EtcdWatchEvent, any Error>.Continuation, [EtcdWatchEvent])
-            case finish(AsyncThrowingStream<EtcdWatchEvent, any Error>.Continuation, EtcdError?)
+            case events(AsyncThrowingStream<EtcdWatchUpdate, any Error>.Continuation, [EtcdWatchEvent])
+            case finish(AsyncThrowingStream<EtcdWatchUpdate, any Error>.Continuation, EtcdError?)
+            case progress([AsyncThrowingStream<EtcdWatchUpdate, any Error>.Continuation], Int64)
         }
         var pending: [EtcdWatchEvent] = []
         // etcd 3.4 answers a create on a stream whose token expired with watch ID -1.
@@ -199,7 +218,14 @@ final class WatchHub: Sendable {
             && response.cancelReason.contains("invalid auth token") {
             return true
         }
+        let isProgress = response.events.isEmpty && !response.created && !response.canceled
         let outcome: Outcome = state.withLockedValue { state in
+            if response.watchID == -1 && isProgress {
+                // The answer to a WatchProgressRequest, for every watcher of the stream. It does
+                // not move where a watch resumes: etcd before 3.4.25/3.5.8 could send it ahead of
+                // the events of a watcher still catching up (etcd issue 15220).
+                return .progress(state.watchers.values.map(\.continuation), response.header.revision)
+            }
             guard var watcher = state.watchers[response.watchID] else { return .none }
             if response.created && watcher.nextRevision == 0 {
                 watcher.nextRevision = response.header.revision + 1
@@ -207,9 +233,13 @@ final class WatchHub: Sendable {
             if let last = response.events.last {
                 watcher.nextRevision = last.kv.modRevision + 1
                 pending = response.events
-            } else if !response.created && !response.canceled && response.header.revision >= watcher.nextRevision {
+            } else if isProgress {
                 // A progress notification: every event up to header.revision has been delivered.
-                watcher.nextRevision = response.header.revision + 1
+                if response.header.revision >= watcher.nextRevision {
+                    watcher.nextRevision = response.header.revision + 1
+                }
+                state.watchers[response.watchID] = watcher
+                return .progress([watcher.continuation], response.header.revision)
             }
             if response.created && !response.canceled {
                 watcher.reauthenticated = false
@@ -247,10 +277,12 @@ final class WatchHub: Sendable {
         case .reauthenticate:
             return true
         case .events(let continuation, let events):
-            for event in events { continuation.yield(event) }
+            for event in events { continuation.yield(.event(event)) }
         case .finish(let continuation, let error):
-            for event in pending { continuation.yield(event) }
+            for event in pending { continuation.yield(.event(event)) }
             continuation.finish(throwing: error)
+        case .progress(let continuations, let revision):
+            for continuation in continuations { continuation.yield(.progress(revision: revision)) }
         }
         return false
     }
