@@ -133,7 +133,8 @@ public final class NodeListService: Service, Sendable {
                 let outcome = try await store.join(node, connect: connect)
                 state.withLock { $0.lastOutcome = outcome }
                 return
-            } catch let error as NodeListError where error.code == .corruptValue || error.code == .tooManyNodes || error.code == .invalidNode {
+            } catch let error as NodeListError where error.code == .corruptValue || error.code == .tooManyNodes
+                || error.code == .valueTooLarge || error.code == .invalidNode {
                 throw error
             } catch is CancellationError {
                 throw CancellationError()
