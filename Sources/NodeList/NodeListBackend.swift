@@ -55,9 +55,16 @@ public protocol NodeListBackend: Sendable {
     /// The sequence ends when the consuming task is cancelled; it throws when the watch fails
     /// for good.
     func changes(key: String) -> AsyncThrowingStream<VersionedValue?, any Error>
+
+    /// The largest value the store accepts at `key`, when it has a known limit (nil: none).
+    /// `NodeListStore` refuses to write a bigger list with `NodeListError` `.valueTooLarge`.
+    func maximumValueSize(key: String) -> Int?
 }
 
 extension NodeListBackend {
+    /// No known limit.
+    public func maximumValueSize(key: String) -> Int? { nil }
+
     /// The key of the shared secret kept beside the list at `key`: `key + ".secret"`.
     public func secretKey(for key: String) -> String { key + ".secret" }
 }

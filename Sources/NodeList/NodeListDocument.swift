@@ -35,6 +35,17 @@ public struct NodeListDocument: Sendable, Hashable {
         return Array(out.utf8)
     }
 
+    /// Stored text quoted in an error: at most 64 characters, control characters escaped, so a
+    /// hostile value cannot make the message huge or break it into lines.
+    static func excerpt(_ text: String) -> String {
+        var out = ""
+        for (i, scalar) in text.unicodeScalars.enumerated() {
+            if i == 64 { return out + "…" }
+            out += scalar.value < 0x20 || scalar.value == 0x7f ? "\\u{\(String(scalar.value, radix: 16))}" : String(scalar)
+        }
+        return out
+    }
+
     /// Decodes stored bytes.
     /// - Throws: ``NodeListError`` with code `.corruptValue` (carrying `version` and the bytes)
     ///   when the bytes are not a format-1 document.
@@ -72,7 +83,7 @@ public struct NodeListDocument: Sendable, Hashable {
             let joined = try string("joinedAt")
             guard !name.isEmpty else { throw corrupt("nodes[\(i)].name is empty") }
             guard let date = parseDate(joined) else {
-                throw corrupt("nodes[\(i)].joinedAt \"\(joined)\" is not an RFC 3339 time between 1970 and 9999")
+                throw corrupt("nodes[\(i)].joinedAt \"\(excerpt(joined))\" is not an RFC 3339 time between 1970 and 9999")
             }
             var metadata: [String: String] = [:]
             if let rawMeta = entry["metadata"], !(rawMeta is NSNull) {
@@ -81,7 +92,7 @@ public struct NodeListDocument: Sendable, Hashable {
                 }
                 for (key, value) in meta {
                     guard let s = value as? String else {
-                        throw corrupt("nodes[\(i)].metadata.\(key) is not a string")
+                        throw corrupt("nodes[\(i)].metadata.\(excerpt(key)) is not a string")
                     }
                     metadata[key] = s
                 }

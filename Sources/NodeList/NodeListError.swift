@@ -7,7 +7,7 @@ public struct NodeListError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
             case corruptValue, contention, tooManyNodes, storeFailure, connectFailed
-            case invalidNode, invalidStoreURL, unsupported
+            case invalidNode, invalidStoreURL, unsupported, valueTooLarge
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -28,6 +28,8 @@ public struct NodeListError: Error, Sendable, CustomStringConvertible {
         public static let invalidStoreURL = Code(.invalidStoreURL)
         /// The operation is not available for this store or configuration.
         public static let unsupported = Code(.unsupported)
+        /// The list would be larger than the store accepts in one value; nothing was written.
+        public static let valueTooLarge = Code(.valueTooLarge)
 
         /// The code's name.
         public var description: String { "\(value)" }

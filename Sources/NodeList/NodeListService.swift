@@ -1,6 +1,6 @@
 import Logging
 import ServiceLifecycle
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Keeps one node in the list for as long as it runs — a swift-service-lifecycle `Service`.
 ///
@@ -26,7 +26,7 @@ public final class NodeListService: Service, Sendable {
     public let quorum: Int
     private let connect: @Sendable (ClusterNode) async throws -> Void
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     private struct State {
         var ready = false
@@ -59,15 +59,15 @@ public final class NodeListService: Service, Sendable {
     }
 
     /// True once the node is listed and `quorum` listed nodes respond.
-    public var isReady: Bool { state.withLock { $0.ready } }
+    public var isReady: Bool { state.withLockedValue { $0.ready } }
 
     /// The outcome of the last join (the first one, or a re-join after being swept).
-    public var lastJoin: JoinOutcome? { state.withLock { $0.lastOutcome } }
+    public var lastJoin: JoinOutcome? { state.withLockedValue { $0.lastOutcome } }
 
     /// Returns once the service is ready (see ``isReady``).
     public func waitUntilReady() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { state -> Bool in
+            let resumeNow = state.withLockedValue { state -> Bool in
                 if state.ready { return true }
                 state.waiters.append(continuation)
                 return false
@@ -131,9 +131,10 @@ public final class NodeListService: Service, Sendable {
             attempt += 1
             do {
                 let outcome = try await store.join(node, connect: connect)
-                state.withLock { $0.lastOutcome = outcome }
+                state.withLockedValue { $0.lastOutcome = outcome }
                 return
-            } catch let error as NodeListError where error.code == .corruptValue || error.code == .tooManyNodes || error.code == .invalidNode {
+            } catch let error as NodeListError where error.code == .corruptValue || error.code == .tooManyNodes
+                || error.code == .valueTooLarge || error.code == .invalidNode {
                 throw error
             } catch is CancellationError {
                 throw CancellationError()
@@ -151,7 +152,7 @@ public final class NodeListService: Service, Sendable {
             if !nodes.contains(where: { $0.name == node.name && $0.incarnation == node.incarnation }) {
                 logger.warning("\(node.name) is no longer listed (swept while slow?) — re-adding it")
                 let outcome = try await store.join(node, connect: connect)
-                state.withLock { $0.lastOutcome = outcome }
+                state.withLockedValue { $0.lastOutcome = outcome }
                 nodes = outcome.nodes
             }
             guard !isReady else { return }
@@ -160,7 +161,7 @@ public final class NodeListService: Service, Sendable {
             let responsive = 1 + alive.filter { $0 }.count
             if responsive >= quorum {
                 logger.info("ready: \(responsive) listed node(s) respond, quorum is \(quorum)")
-                let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
                     state.ready = true
                     defer { state.waiters = [] }
                     return state.waiters

@@ -110,7 +110,7 @@ public final class NodeListStore: Sendable {
     ///   - connect: Called with the oldest responsive node (the seed); when it throws, the next
     ///     responsive node is tried. Not called when the list is created or nobody answers.
     /// - Returns: What the join did.
-    /// - Throws: ``NodeListError`` `.corruptValue`, `.tooManyNodes`, `.contention`,
+    /// - Throws: ``NodeListError`` `.corruptValue`, `.tooManyNodes`, `.valueTooLarge`, `.contention`,
     ///   `.connectFailed`, `.invalidNode` or `.storeFailure`.
     @discardableResult
     public func join(
@@ -275,6 +275,7 @@ public final class NodeListStore: Sendable {
             guard let value = current else {
                 guard let create else { return UpdateResult(nodes: [], version: 0, attempts: attempts, created: false) }
                 let bytes = NodeListDocument(nodes: create).encoded()
+                try checkValueSize(bytes)
                 switch try await storeCall({ try await self.backend.createIfAbsent(key: self.key, value: bytes) }) {
                 case .created(let version):
                     return UpdateResult(nodes: create, version: version, attempts: attempts, created: true)
@@ -304,6 +305,7 @@ public final class NodeListStore: Sendable {
                 return UpdateResult(nodes: next, version: value.version, attempts: attempts, created: false)
             }
             let bytes = NodeListDocument(nodes: next).encoded()
+            try checkValueSize(bytes)
             switch try await storeCall({ try await self.backend.compareAndSwap(key: self.key, expected: value.version, value: bytes) }) {
             case .swapped(let version):
                 return UpdateResult(nodes: next, version: version, attempts: attempts, created: false)
@@ -350,6 +352,16 @@ public final class NodeListStore: Sendable {
                 code: .tooManyNodes,
                 message: "the node list at \(key) would hold \(list.count) nodes, more than maxNodes (\(configuration.maxNodes)) — "
                     + "remove stale entries or raise maxNodes")
+        }
+    }
+
+    /// Refuses, before sending, a list the store would refuse for its size.
+    func checkValueSize(_ bytes: [UInt8]) throws {
+        if let limit = backend.maximumValueSize(key: key), bytes.count > limit {
+            throw NodeListError(
+                code: .valueTooLarge,
+                message: "the node list at \(key) would be \(bytes.count) bytes, over \(backend.storeName)'s limit of \(limit) bytes "
+                    + "for one value; nothing was written — sweep stale entries or store less metadata per node")
         }
     }
 

@@ -33,6 +33,9 @@ public final class ZooKeeperClient: Sendable {
         connection.closeDetached()
     }
 
+    /// The largest data this client sends in one node (``Configuration/maximumDataSize``).
+    public var maximumDataSize: Int { connection.configuration.maximumDataSize }
+
     /// Connects and waits until the first session is established.
     /// - Parameter configuration: where and how to connect.
     /// - Returns: a connected client.

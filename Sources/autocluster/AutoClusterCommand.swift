@@ -20,7 +20,81 @@ struct AutoClusterCommand: AsyncParsableCommand {
     )
 }
 
-/// Runs a subcommand's body: any error becomes one line on stderr and exit status 1.
+extension AutoClusterCommand {
+    /// ArgumentParser's `main`, except that every failure is ONE line on stderr:
+    /// `autocluster: error: WHAT — WHAT TO DO`. Exit status 64 (EX_USAGE) for arguments that are
+    /// wrong (unknown flags, malformed values, invalid UTF-8), 1 when the store or the operation
+    /// failed, 130 when interrupted; `--help` prints the help as usual.
+    static func main() async {
+        if let problem = invalidUTF8Argument() {
+            exitWithError(problem, status: .validationFailure)
+        }
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let code as ExitCode {
+            exit(withError: code)  // the subcommand already reported (runReportingErrors)
+        } catch {
+            let status = exitCode(for: error)
+            if status == .success { exit(withError: error) }  // --help, --version
+            // ArgumentParser's text is "Error: …" plus help and usage lines: keep the first line.
+            var first = message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
+            if first.hasPrefix("Error: ") { first.removeFirst("Error: ".count) }
+            let subcommand = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") }
+                .flatMap { name in configuration.subcommands.first { $0._commandName == name }?._commandName }
+            exitWithError("\(first) — see 'autocluster \(subcommand.map { $0 + " " } ?? "")--help'", status: status)
+        }
+    }
+
+    /// The first argument (or `$AUTOCLUSTER_STORE`) that is not valid UTF-8, described.
+    /// Swift would otherwise turn such bytes into U+FFFD and store a name nobody typed.
+    static func invalidUTF8Argument() -> String? {
+        for i in 1..<Int(CommandLine.argc) {
+            guard let pointer = CommandLine.unsafeArgv[i] else { continue }
+            let bytes = UnsafeBufferPointer(start: pointer, count: strlen(pointer)).map { UInt8(bitPattern: $0) }
+            if String(validating: bytes, as: UTF8.self) == nil {
+                let flag = i > 1 ? CommandLine.unsafeArgv[i - 1].flatMap { String(validatingCString: $0) } : nil
+                let which = flag.map { $0.hasPrefix("-") ? "the value of \($0)" : "argument \(i)" } ?? "argument \(i)"
+                return "\(which) is not valid UTF-8 — pass names, keys, addresses and URLs as UTF-8 text"
+            }
+        }
+        if let pointer = getenv("AUTOCLUSTER_STORE") {
+            let bytes = UnsafeBufferPointer(start: pointer, count: strlen(pointer)).map { UInt8(bitPattern: $0) }
+            if String(validating: bytes, as: UTF8.self) == nil {
+                return "$AUTOCLUSTER_STORE is not valid UTF-8 — set it to a store URL such as etcd://127.0.0.1:2379"
+            }
+        }
+        return nil
+    }
+}
+
+/// Writes `autocluster: error: LINE` (one line, control characters escaped) and exits.
+func exitWithError(_ text: String, status: ExitCode) -> Never {
+    FileHandleOutput.standardError("autocluster: error: \(oneLine(text))\n")
+    exit(status.rawValue)
+}
+
+/// `text` on one line: line breaks become spaces, other control characters are escaped.
+func oneLine(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        if scalar.properties.isWhitespace && scalar != " " && (scalar.value < 0x20 || scalar.value >= 0x85) {
+            out += " "  // \n, \r, \t, U+2028, …
+        } else if isControl(scalar) {
+            out += "\\u{\(String(scalar.value, radix: 16))}"
+        } else {
+            out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}
+
+/// Runs a subcommand's body: any error becomes one line on stderr; exit status 64 when an
+/// argument was wrong, 1 otherwise (see `AutoClusterCommand.main`).
 func runReportingErrors(_ body: () async throws -> Void) async throws {
     do {
         try await body()
@@ -28,10 +102,18 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
         throw error
     } catch is CancellationError {
         throw ExitCode(130)
+    } catch let error as ValidationError {
+        exitWithError("\(error)", status: .validationFailure)
+    } catch let error as NodeListError where error.code == .invalidStoreURL || error.code == .invalidNode {
+        exitWithError("\(error)", status: .validationFailure)
+    } catch let error as NodeListError where error.code == .corruptValue {
+        // The library's advice names its API; say what the command offers instead.
+        exitWithError(
+            "\(error)".replacingOccurrences(
+                of: "opt into .replaceCorrupt", with: "run join or sweep with --replace-corrupt to replace it"),
+            status: .failure)
     } catch {
-        let line = "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
-        FileHandleOutput.standardError("autocluster: error: \(line)\n")
-        throw ExitCode.failure
+        exitWithError("\(error)", status: .failure)
     }
 }
 

@@ -147,6 +147,8 @@ func parseDuration(_ text: String, flag: String) throws -> Duration {
     guard let value = Double(number), value >= 0, value.isFinite else {
         throw ValidationError("\(flag) \"\(text)\" is not a duration like 500ms, 10s or 2m")
     }
+    // Int64 nanoseconds end at ~292 years; converting more would trap.
+    guard value * scale <= 1e9 else { throw ValidationError("\(flag) \"\(text)\" is too long (at most 1000000000s)") }
     return .nanoseconds(Int64(value * scale * 1e9))
 }
 

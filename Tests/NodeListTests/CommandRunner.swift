@@ -76,6 +76,11 @@ struct CommandRunner {
 
     /// Starts `autocluster ARGS` with `environment` added to this process's environment.
     static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+        try start(raw: arguments.map { Array($0.utf8) }, environment: environment)
+    }
+
+    /// Starts `autocluster` with arguments given as raw bytes (which need not be UTF-8).
+    static func start(raw arguments: [[UInt8]], environment: [String: String] = [:]) throws -> Running {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("autocluster-cmd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let outPath = dir.appendingPathComponent("stdout").path
@@ -88,7 +93,9 @@ struct CommandRunner {
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let argv = ([Array(executable.utf8)] + arguments).map { bytes in
+            (bytes + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { strdup($0.baseAddress!) } }
+        } + [nil]
         let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             argv.forEach { free($0) }
@@ -103,5 +110,10 @@ struct CommandRunner {
     /// Runs `autocluster ARGS` to completion.
     static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30)) async throws -> Result {
         try await start(arguments, environment: environment).wait(timeout: timeout)
+    }
+
+    /// Runs `autocluster` with raw-byte arguments to completion.
+    static func run(raw arguments: [[UInt8]], environment: [String: String] = [:], timeout: Duration = .seconds(30)) async throws -> Result {
+        try await start(raw: arguments, environment: environment).wait(timeout: timeout)
     }
 }

@@ -1,5 +1,5 @@
 import NodeList
-import Synchronization
+import StoreTestSupport
 
 /// A real, in-process versioned key-value backend with the CAS semantics every store gives
 /// (version bumps on each write, create-if-absent, compare-and-swap, change stream).
@@ -17,7 +17,7 @@ final class InProcessBackend: NodeListBackend {
         var conflicts = 0
     }
 
-    let state = Mutex(State())
+    let state = TestMutex(State())
     let beforeSwap: (@Sendable (InProcessBackend, Int) -> Void)?
 
     init(beforeSwap: (@Sendable (InProcessBackend, Int) -> Void)? = nil) {

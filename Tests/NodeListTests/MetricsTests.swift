@@ -1,12 +1,12 @@
 import Metrics
 import NodeList
-import Synchronization
+import StoreTestSupport
 import Testing
 
 /// Counts what NodeListStore reports, without bootstrapping the process-wide MetricsSystem
 /// (other suites share this process).
 final class RecordingMetrics: MetricsFactory {
-    let values = Mutex<[String: Int64]>([:])
+    let values = TestMutex<[String: Int64]>([:])
 
     func value(_ label: String) -> Int64 { values.withLock { $0[label, default: 0] } }
 

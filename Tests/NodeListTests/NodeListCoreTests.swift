@@ -1,6 +1,6 @@
 import Foundation
 import NodeList
-import Synchronization
+import StoreTestSupport
 import Testing
 
 /// The store-independent algorithm (probe rounds, sweep rules, retry loop) over an in-process
@@ -44,7 +44,7 @@ import Testing
         seed(backend, [a, b, c])
         let store = NodeListStore(backend: backend, key: Self.key, probe: TCPProbe(timeout: .seconds(3)), configuration: configuration())
         let me = ClusterNode(name: "me", address: "127.0.0.1:9")
-        let connected = Mutex<[String]>([])
+        let connected = TestMutex<[String]>([])
         let outcome = try await store.join(me) { seed in connected.withLock { $0.append(seed.name) } }
         #expect(outcome.seed?.name == "b")
         #expect(connected.withLock { $0 } == ["b"])
@@ -121,7 +121,7 @@ import Testing
         let previous = ClusterNode(name: "me", address: dead, incarnation: "old-run", joinedAt: Self.old)
         let other = ClusterNode(name: "other", address: live.address, joinedAt: Self.old)
         seed(backend, [previous, other])
-        let probed = Mutex<[String]>([])
+        let probed = TestMutex<[String]>([])
         let tcp = TCPProbe(timeout: .seconds(3))
         let probe = ClosureProbe { node, timeout in
             probed.withLock { $0.append(node.name) }
@@ -144,7 +144,7 @@ import Testing
         let flaky = ClusterNode(name: "flaky", address: "127.0.0.1:1", joinedAt: Self.old)
         let gone = ClusterNode(name: "gone", address: "127.0.0.1:2", joinedAt: Self.old)
         seed(backend, [flaky, gone])
-        let attempts = Mutex<[String: Int]>([:])
+        let attempts = TestMutex<[String: Int]>([:])
         let probe = ClosureProbe { node, _ in
             let n = attempts.withLock { $0[node.name, default: 0] += 1; return $0[node.name]! }
             return node.name == "flaky" && n == 3
@@ -160,7 +160,7 @@ import Testing
     @Test func aNodeThatNeverAnswersCostsOneProbeTimeoutNotOnePerAttempt() async throws {
         let backend = InProcessBackend()
         seed(backend, (0..<6).map { ClusterNode(name: "silent\($0)", address: "127.0.0.1:\($0 + 1)", joinedAt: Self.old) })
-        let attempts = Mutex<[String: Int]>([:])
+        let attempts = TestMutex<[String: Int]>([:])
         let probe = ClosureProbe { node, _ in
             attempts.withLock { $0[node.name, default: 0] += 1 }
             try await Task.sleep(for: .seconds(60))  // black-holed: never answers
@@ -184,7 +184,7 @@ import Testing
     @Test func probesInParallelWithinTheConcurrencyBound() async throws {
         let backend = InProcessBackend()
         seed(backend, (0..<12).map { ClusterNode(name: "n\($0)", address: "127.0.0.1:\($0 + 1)", joinedAt: Self.old) })
-        let inFlight = Mutex((now: 0, peak: 0))
+        let inFlight = TestMutex((now: 0, peak: 0))
         let probe = ClosureProbe { _, _ in
             inFlight.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) }
             try await Task.sleep(for: .milliseconds(100))

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import NodeList
 import ServiceLifecycle
-import Synchronization
+import StoreTestSupport
 import Testing
 
 /// The node list's behaviour on each real store (ZooKeeper, etcd, Consul or its stand-in):
@@ -93,7 +93,7 @@ import Testing
                 ClusterNode(name: "dead2", address: dead2, joinedAt: Self.old),
             ])
             let store = try await fixture.store(probe: TCPProbe(timeout: .seconds(3)))
-            let seeds = Mutex<[String]>([])
+            let seeds = TestMutex<[String]>([])
             let outcome = try await store.join(ClusterNode(name: "me", address: "127.0.0.1:7009")) { seed in
                 seeds.withLock { $0.append(seed.name) }
             }
@@ -148,7 +148,7 @@ import Testing
             let dead = try await LoopbackListener.deadAddress()
             let me = ClusterNode(name: "me", address: dead, joinedAt: Self.old)
             try await plant(fixture, [me, ClusterNode(name: "live", address: live.address, joinedAt: Self.old)])
-            let probed = Mutex<[String]>([])
+            let probed = TestMutex<[String]>([])
             let tcp = TCPProbe(timeout: .seconds(3))
             let probe = ClosureProbe { node, timeout in
                 probed.withLock { $0.append(node.name) }
@@ -223,7 +223,7 @@ import Testing
         try await with(kind) { fixture in
             let watcher = try await fixture.store()
             let writer = try await fixture.store()
-            let seen = Mutex<[[String]]>([])
+            let seen = TestMutex<[[String]]>([])
             let watching = Task {
                 for try await nodes in watcher.updates() {
                     seen.withLock { $0.append(nodes.map(\.name)) }

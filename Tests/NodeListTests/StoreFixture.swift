@@ -2,7 +2,6 @@ import ConsulStandIn
 import Foundation
 import NodeList
 import StoreTestSupport
-import Synchronization
 import Consul
 import Etcd
 import ZooKeeper
@@ -27,7 +26,7 @@ final class StoreFixture: Sendable {
     /// A key no other test uses.
     let key: String
     private let standIn: ConsulStandIn?
-    private let closers = Mutex<[@Sendable () async -> Void]>([])
+    private let closers = TestMutex<[@Sendable () async -> Void]>([])
 
     private init(kind: StoreKind, standIn: ConsulStandIn?) {
         self.kind = kind

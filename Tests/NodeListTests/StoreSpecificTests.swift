@@ -4,7 +4,6 @@ import Etcd
 import Foundation
 import NodeList
 import StoreTestSupport
-import Synchronization
 import Testing
 
 /// Behaviour that only some stores can show.
@@ -15,7 +14,7 @@ import Testing
         defer { Task { await fixture.shutdown() } }
         let watcher = try await fixture.store()
         let writer = try await fixture.store()
-        let seen = Mutex<[Int]>([])
+        let seen = TestMutex<[Int]>([])
         let watching = Task {
             for try await nodes in watcher.updates() { seen.withLock { $0.append(nodes.count) } }
         }

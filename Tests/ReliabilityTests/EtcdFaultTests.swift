@@ -1,7 +1,6 @@
 import Etcd
 import Foundation
 import StoreTestSupport
-import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -33,7 +32,7 @@ final class Outcomes: Sendable {
         var elapsed: Duration
         var finishedAt: ContinuousClock.Instant
     }
-    private let entries = Mutex<[Entry]>([])
+    private let entries = TestMutex<[Entry]>([])
     func record(_ entry: Entry) { entries.withLock { $0.append(entry) } }
     var all: [Entry] { entries.withLock { $0 } }
     var succeeded: [Int] { all.filter { $0.error == nil }.map(\.index).sorted() }

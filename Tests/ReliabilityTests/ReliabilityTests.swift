@@ -2,7 +2,6 @@
 import Foundation
 import Logging
 import StoreTestSupport
-import Synchronization
 import Testing
 
 /// Where the secure etcd members of `scripts/start-stores.sh --secure` are.
@@ -40,7 +39,7 @@ enum Secure {
 /// can assert what was — and what was never — logged.
 struct CapturingLogHandler: LogHandler {
     final class Sink: Sendable {
-        private let lines = Mutex<[String]>([])
+        private let lines = TestMutex<[String]>([])
         func append(_ line: String) { lines.withLock { $0.append(line) } }
         var all: [String] { lines.withLock { $0 } }
     }
@@ -122,8 +121,8 @@ func uniqueName(_ tag: String) -> String {
 
 /// A value shared between concurrent tasks (a class, so closures can capture it).
 final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
+    private let mutex: TestMutex<Value>
+    init(_ value: Value) { mutex = TestMutex(value) }
     @discardableResult
     func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
     var value: Value { mutex.withLock { $0 } }

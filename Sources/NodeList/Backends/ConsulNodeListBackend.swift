@@ -16,6 +16,9 @@ public struct ConsulNodeListBackend: NodeListBackend {
     /// The store's name in messages.
     public var storeName: String { "Consul" }
 
+    /// Consul's `kv_max_value_size` (512 KiB by default, ``ConsulKV/maximumValueSize``).
+    public func maximumValueSize(key: String) -> Int? { ConsulKV.maximumValueSize }
+
     static func consulKey(_ key: String) -> String {
         key.hasPrefix("/") ? String(key.dropFirst()) : key
     }

@@ -64,6 +64,12 @@ public struct EtcdNodeListBackend: NodeListBackend {
         }
     }
 
+    /// The client's `maxRequestSize` (etcd's `--max-request-bytes`, 1.5 MiB by default) less
+    /// what the compare-and-swap transaction carries besides the value (the key three times).
+    public func maximumValueSize(key: String) -> Int? {
+        client.configuration.maxRequestSize - 3 * key.utf8.count - 64
+    }
+
     static func versioned(_ kv: EtcdKeyValue) -> VersionedValue {
         VersionedValue(bytes: kv.value, version: UInt64(kv.modRevision))
     }

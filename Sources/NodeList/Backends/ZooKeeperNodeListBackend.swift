@@ -83,6 +83,9 @@ public struct ZooKeeperNodeListBackend: NodeListBackend {
         }
     }
 
+    /// The client's ``ZooKeeperClient/maximumDataSize`` (ZooKeeper's `jute.maxbuffer`, 1 MiB by default).
+    public func maximumValueSize(key: String) -> Int? { client.maximumDataSize }
+
     /// Creates each missing ancestor of `path` as a persistent, empty znode.
     func createParents(of path: String) async throws {
         var prefix = ""
