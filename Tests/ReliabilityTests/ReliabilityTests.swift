@@ -13,10 +13,14 @@ enum Secure {
     static var authEndpoint: String? { TestStores.environment("ETCD_AUTH_ENDPOINT") }
     static var authUser: String? { TestStores.environment("ETCD_AUTH_USER") }
     static var authPasswordFile: String? { TestStores.environment("ETCD_AUTH_PASSWORD_FILE") }
+    /// The member with both TLS (test CA) and authentication (user `authUser`).
+    static var tlsAuthEndpoint: String? { TestStores.environment("ETCD_TLS_AUTH_ENDPOINT") }
+    static var tlsAuthPasswordFile: String? { TestStores.environment("ETCD_TLS_AUTH_PASSWORD_FILE") }
 
     static var tlsEnabled: Bool { TestStores.shouldRun(tlsEndpoint) }
     static var mtlsEnabled: Bool { TestStores.shouldRun(mtlsEndpoint) }
     static var authEnabled: Bool { TestStores.shouldRun(authEndpoint) }
+    static var tlsAuthEnabled: Bool { TestStores.shouldRun(tlsAuthEndpoint) }
 
     /// A file of the test PKI (`ca.pem`, `client-key.pem`, …).
     static func file(_ name: String) throws -> String {
@@ -26,6 +30,12 @@ enum Secure {
     /// The auth member's root password (read from the file start-stores.sh wrote).
     static func password() throws -> String {
         let path = try TestStores.require(authPasswordFile, "ETCD_AUTH_PASSWORD_FILE")
+        return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The TLS+auth member's root password (its own file, written by start-stores.sh).
+    static func tlsAuthPassword() throws -> String {
+        let path = try TestStores.require(tlsAuthPasswordFile, "ETCD_TLS_AUTH_PASSWORD_FILE")
         return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
