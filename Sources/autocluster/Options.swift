@@ -14,6 +14,8 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Log level (stderr): trace, debug, info, notice, warning, error, critical. `run` logs at info or finer.")
     var logLevel: String = "error"
 
+    @OptionGroup(title: "Credentials and TLS") var security: SecurityOptions
+
     func storeURL() throws -> StoreURL {
         guard let text = store ?? environment("AUTOCLUSTER_STORE") else {
             throw NodeListError(code: .invalidStoreURL, message: "no store given — pass --store URL or set AUTOCLUSTER_STORE")
@@ -36,7 +38,7 @@ struct StoreOptions: ParsableArguments {
             throw NodeListError(code: .invalidNode, message: "--key \"\(key)\" must look like /autocluster/my-service")
         }
         let logger = self.logger("autocluster")
-        let connection = try await StoreConnection.open(url, logger: logger)
+        let connection = try await StoreConnection.open(url, security: try security.resolve(for: url), logger: logger)
         let store = NodeListStore(
             backend: connection.backend, key: key, probe: try probe?.makeProbe() ?? (TCPProbe() as any NodeProbe),
             configuration: try probe?.configuration() ?? .init(), logger: logger)
