@@ -91,6 +91,7 @@ final class LogCapture: Sendable {
     /// contains one of `secrets`.
     func expectNoSecrets(_ secrets: [String], alsoIn extra: [String] = [],
                          sourceLocation: SourceLocation = #_sourceLocation) {
+        TestSecrets.register(secrets)
         for secret in secrets where !secret.isEmpty {
             for line in lines + extra where line.contains(secret) {
                 Issue.record("a secret appeared in a log line or error: \(line.prefix(200))…", sourceLocation: sourceLocation)

@@ -7,20 +7,23 @@ import Darwin
 
 /// Runs the built `autocluster` executable (posix_spawn + waitpid, output to files — no
 /// Foundation `Process` waiting on a pipe), with a deadline after which it is killed.
-struct CommandRunner {
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var stderrLines: [Substring] { stderr.split(separator: "\n") }
+public struct CommandRunner {
+    /// How a run ended and what it printed.
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+        public var stderrLines: [Substring] { stderr.split(separator: "\n") }
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    /// The runner itself failed (spawn, deadline).
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// `.build/debug/autocluster`, beside the test bundle.
-    static var executable: String {
+    public static var executable: String {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         for _ in 0..<4 {
@@ -32,8 +35,8 @@ struct CommandRunner {
     }
 
     /// A started process: its pid and where its output goes.
-    final class Running: @unchecked Sendable {  // only used from the test task that started it
-        let pid: pid_t
+    public final class Running: @unchecked Sendable {  // only used from the test task that started it
+        public let pid: pid_t
         let outPath: String
         let errPath: String
         var finished: Int32?
@@ -44,13 +47,13 @@ struct CommandRunner {
             self.errPath = errPath
         }
 
-        var stdout: String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
-        var stderr: String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
+        public var stdout: String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
+        public var stderr: String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
 
-        func signal(_ sig: Int32) { if finished == nil { kill(pid, sig) } }
+        public func signal(_ sig: Int32) { if finished == nil { kill(pid, sig) } }
 
         /// Waits for the exit; kills it (SIGKILL) after `timeout`.
-        func wait(timeout: Duration = .seconds(30)) async throws -> Result {
+        public func wait(timeout: Duration = .seconds(30)) async throws -> Result {
             let deadline = ContinuousClock.now + timeout
             while finished == nil {
                 var status: Int32 = 0
@@ -75,7 +78,7 @@ struct CommandRunner {
     }
 
     /// Starts `autocluster ARGS` with `environment` added to this process's environment.
-    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+    public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("autocluster-cmd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let outPath = dir.appendingPathComponent("stdout").path
@@ -101,7 +104,7 @@ struct CommandRunner {
     }
 
     /// Runs `autocluster ARGS` to completion.
-    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30)) async throws -> Result {
+    public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30)) async throws -> Result {
         try await start(arguments, environment: environment).wait(timeout: timeout)
     }
 }
