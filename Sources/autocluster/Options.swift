@@ -11,7 +11,7 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "The key the node list is stored at, e.g. /autocluster/my-service.")
     var key: String
 
-    @Option(help: "Log level (stderr): trace, debug, info, notice, warning, error, critical. `run` logs at info or finer.")
+    @Option(help: "Log level (stderr): trace, debug, info, notice, warning, error, critical. `run` logs at info or finer. $AUTOCLUSTER_TRACE_LOG=FILE also appends every line at trace level to FILE.")
     var logLevel: String = "error"
 
     @OptionGroup(title: "Credentials and TLS") var security: SecurityOptions
@@ -24,10 +24,18 @@ struct StoreOptions: ParsableArguments {
     }
 
     func logger(_ label: String) -> Logger {
-        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .error
+        var logger = Logger(label: label) { label in
+            if let path = environment("AUTOCLUSTER_TRACE_LOG"), let file = TraceFile.shared(path) {
+                return TraceTeeLogHandler(label: label, file: file)
+            }
+            return StreamLogHandler.standardError(label: label)
+        }
+        logger.logLevel = level
         return logger
     }
+
+    /// `--log-level` (default `.error`).
+    var level: Logger.Level { Logger.Level(rawValue: logLevel) ?? .error }
 
     /// Opens the store, runs `body`, closes it.
     func withStore<T>(

@@ -69,7 +69,9 @@ struct CapturingLogHandler: LogHandler {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let error = event.error.map { " error=\($0)" } ?? ""
-        sink.append("\(event.level) \(label) [\(event.source)] \(event.message) \(rendered)\(error)")
+        let line = "\(event.level) \(label) [\(event.source)] \(event.message) \(rendered)\(error)"
+        sink.append(line)
+        TestLogCapture.record(line)  // and into the whole-run capture, when scripts/test.sh asked for it
     }
 }
 

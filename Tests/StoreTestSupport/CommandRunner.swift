@@ -6,7 +6,8 @@ import Darwin
 #endif
 
 /// Runs the built `autocluster` executable (posix_spawn + waitpid, output to files — no
-/// Foundation `Process` waiting on a pipe), with a deadline after which it is killed.
+/// Foundation `Process` waiting on a pipe), with a deadline after which it is killed. With the
+/// whole-run log capture on, the command writes its trace log into it and its output is appended.
 public struct CommandRunner {
     /// How a run ended and what it printed.
     public struct Result: Sendable {
@@ -73,7 +74,9 @@ public struct CommandRunner {
                 }
                 try await Task.sleep(for: .milliseconds(20))
             }
-            return Result(status: finished!, stdout: stdout, stderr: stderr)
+            let result = Result(status: finished!, stdout: stdout, stderr: stderr)
+            TestLogCapture.record("=== autocluster (pid \(pid)) exited \(result.status); stdout:\n\(result.stdout)\n=== stderr:\n\(result.stderr)")
+            return result
         }
     }
 
@@ -90,6 +93,9 @@ public struct CommandRunner {
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         var env = ProcessInfo.processInfo.environment
+        // The command's own trace log joins the whole-run capture (TestLogCapture).
+        TestLogCapture.installIfRequested()
+        if TestLogCapture.isActive, let capture = TestLogCapture.path { env["AUTOCLUSTER_TRACE_LOG"] = capture }
         for (k, v) in environment { env[k] = v }
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
