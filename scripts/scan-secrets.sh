@@ -6,7 +6,8 @@
 # The secrets: the lines of $AUTOCLUSTER_TEST_SECRETS_FILE (passwords and tokens the tests
 # registered with TestSecrets.register), the etcd root passwords start-stores.sh generated
 # ($AUTOCLUSTER_STORES_DIR/*/password), every base64 line of the test private keys
-# ($AUTOCLUSTER_TLS_DIR/*-key.pem) and $CONSUL_HTTP_TOKEN. Secrets shorter than 8 characters
+# ($AUTOCLUSTER_TLS_DIR/*-key.pem), $CONSUL_HTTP_TOKEN, and the literal passwords and tokens
+# of the test sources (`password: "…"`, `token: "…"` in Tests/). Secrets shorter than 8 characters
 # are ignored. A finding names the file, the line number and the kind of secret — never the secret.
 #
 # --self-check first proves the scan can fail: one of the secrets is planted in a scratch file,
@@ -44,6 +45,12 @@ if [ -n "${AUTOCLUSTER_TLS_DIR:-}" ]; then
   done
 fi
 if [ -n "${CONSUL_HTTP_TOKEN:-}" ]; then add "CONSUL_HTTP_TOKEN" "$CONSUL_HTTP_TOKEN"; fi
+tests="$(cd "$(dirname "$0")/.." && pwd)/Tests"
+if [ -d "$tests" ]; then
+  # Literal (not interpolated) secrets in the test sources.
+  while IFS= read -r secret; do add "a literal password or token in Tests/" "$secret"; done < <(
+    grep -rhoE '(password|token|Token|credentials): "[^"\\]{8,}"' "$tests" --include='*.swift' | sed -E 's/^[^"]*"(.*)"$/\1/' | sort -u)
+fi
 sort -u -o "$work/kinds" "$work/kinds"
 cut -f2- "$work/kinds" | sort -u >"$work/patterns"
 count=$(wc -l <"$work/patterns")
