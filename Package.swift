@@ -110,7 +110,10 @@ let package = Package(
         // MARK: Tests
         // Where the real stores are (environment set by scripts/test.sh), and
         // whether a missing one is a failure (AUTOCLUSTER_REQUIRE_STORES=1).
-        .target(name: "StoreTestSupport", path: "Tests/StoreTestSupport"),
+        .target(
+            name: "StoreTestSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log")],  // the whole-run log capture (TestLogCapture)
+            path: "Tests/StoreTestSupport"),
         // An in-process HTTP server implementing Consul's documented KV/session
         // semantics, for when no real Consul is reachable (see DESIGN.md).
         .target(

@@ -5,9 +5,11 @@
 #   eval "$(scripts/start-stores.sh)"            # or: scripts/start-stores.sh --cluster
 #
 # --cluster also starts a 3-server ZooKeeper ensemble and a 3-member etcd cluster on their own
-# loopback ports, for failover tests. --secure also starts, for the security tests, three more
-# single etcd members: one serving TLS, one requiring client certificates (mTLS), and one with
-# authentication enabled (user root, a generated password); certificates are generated into
+# loopback ports, for failover tests. --secure also starts, for the security tests, four more
+# single etcd members: one serving TLS, one requiring client certificates (mTLS), one with
+# authentication enabled (user root, a generated password), and one with both TLS and
+# authentication (user root, another generated password, in a mode-600 file like the first);
+# certificates are generated into
 # $AUTOCLUSTER_STORES_DIR/tls (ca.pem, server.pem, client.pem, untrusted-ca.pem, ...). Servers started by an earlier run with the same
 # AUTOCLUSTER_STORES_DIR are ended first, so starting twice leaves no orphans.
 #
@@ -15,7 +17,7 @@
 #   ZOOKEEPER_PORT (2181)   ETCD_PORT (2379), its peer port ETCD_PORT+1
 #   ZOOKEEPER_ENSEMBLE_BASE_PORT (12181: clients 12181-12183, quorum +700, election +1700)
 #   ETCD_CLUSTER_BASE_PORT (12379: clients 12379,12381,12383, peers one above each)
-#   ETCD_SECURE_BASE_PORT (12479: TLS 12479, mTLS 12481, auth 12483, peers one above each)
+#   ETCD_SECURE_BASE_PORT (12479: TLS 12479, mTLS 12481, auth 12483, TLS+auth 12485, peers one above each)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib/stores.sh"
@@ -26,7 +28,7 @@ for arg in "$@"; do
   case "$arg" in
     --cluster) cluster=1 ;;
     --secure) secure=1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) log "unknown option $arg (try --help)"; exit 2 ;;
   esac
 done
@@ -109,7 +111,7 @@ if [ "$secure" = 1 ]; then
   command -v openssl >/dev/null || { log "openssl not found — run scripts/install-deps.sh first"; exit 1; }
   "$here/make-store-certs.sh" "$STORES_DIR/tls" >/dev/null
   tls="$STORES_DIR/tls"
-  for i in 0 1 2; do
+  for i in 0 1 2 3; do
     p=$((secure_base + 2 * i))
     require_free "$p" "set ETCD_SECURE_BASE_PORT to another port"
     require_free "$((p + 1))" "set ETCD_SECURE_BASE_PORT to another port"
@@ -127,7 +129,12 @@ if [ "$secure" = 1 ]; then
   p=$((secure_base + 4))
   etcd_member etcd-auth "$p" "$((p + 1))" "etcd-auth=http://127.0.0.1:$((p + 1))" autocluster-auth
   echo "etcd-auth $p" >"$STORES_DIR/etcd-auth/health"
-  names+=(etcd-tls etcd-mtls etcd-auth)
+  p=$((secure_base + 6))
+  etcd_member etcd-tls-auth "$p" "$((p + 1))" "etcd-tls-auth=http://127.0.0.1:$((p + 1))" autocluster-tls-auth
+  sed -i "s|http://127.0.0.1:$p|https://127.0.0.1:$p|g; s|--unsafe-no-fsync|--cert-file $tls/server.pem --key-file $tls/server-key.pem --unsafe-no-fsync|" \
+    "$STORES_DIR/etcd-tls-auth/run.sh"
+  echo "etcds $p" >"$STORES_DIR/etcd-tls-auth/health"
+  names+=(etcd-tls etcd-mtls etcd-auth etcd-tls-auth)
 fi
 
 for name in "${names[@]}"; do
@@ -140,18 +147,24 @@ for name in "${names[@]}"; do
   log "$name is up (pid $(cat "$STORES_DIR/$name/pid"), log $STORES_DIR/$name/log)"
 done
 
-if [ "$secure" = 1 ]; then
-  # Enable authentication on etcd-auth: a root user with a fresh random password.
-  auth_password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-  echo "$auth_password" >"$STORES_DIR/etcd-auth/password"
-  chmod 600 "$STORES_DIR/etcd-auth/password"
-  auth_endpoint="127.0.0.1:$((secure_base + 4))"
-  if ! { ETCDCTL_API=3 etcdctl --endpoints="$auth_endpoint" user add root --new-user-password="$auth_password" \
-        && ETCDCTL_API=3 etcdctl --endpoints="$auth_endpoint" user grant-role root root \
-        && ETCDCTL_API=3 etcdctl --endpoints="$auth_endpoint" auth enable; } >/dev/null 2>"$STORES_DIR/etcd-auth/setup.log"; then
-    log "could not enable authentication on etcd-auth — see $STORES_DIR/etcd-auth/setup.log"
+# enable_auth NAME ENDPOINT [etcdctl TLS flags…]: a root user with a fresh random password,
+# kept in NAME/password (mode 600), then authentication on.
+enable_auth() {
+  local name=$1 endpoint=$2 password
+  shift 2
+  password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+  (umask 077 && echo "$password" >"$STORES_DIR/$name/password")
+  chmod 600 "$STORES_DIR/$name/password"
+  if ! { ETCDCTL_API=3 etcdctl --endpoints="$endpoint" "$@" user add root --new-user-password="$password" \
+        && ETCDCTL_API=3 etcdctl --endpoints="$endpoint" "$@" user grant-role root root \
+        && ETCDCTL_API=3 etcdctl --endpoints="$endpoint" "$@" auth enable; } >/dev/null 2>"$STORES_DIR/$name/setup.log"; then
+    log "could not enable authentication on $name — see $STORES_DIR/$name/setup.log"
     fail
   fi
+}
+if [ "$secure" = 1 ]; then
+  enable_auth etcd-auth "127.0.0.1:$((secure_base + 4))"
+  enable_auth etcd-tls-auth "https://127.0.0.1:$((secure_base + 6))" --cacert "$STORES_DIR/tls/ca.pem"
 fi
 
 {
@@ -169,5 +182,7 @@ fi
     echo "export ETCD_AUTH_ENDPOINT=http://127.0.0.1:$((secure_base + 4))"
     echo "export ETCD_AUTH_USER=root"
     echo "export ETCD_AUTH_PASSWORD_FILE=$STORES_DIR/etcd-auth/password"
+    echo "export ETCD_TLS_AUTH_ENDPOINT=https://127.0.0.1:$((secure_base + 6))"
+    echo "export ETCD_TLS_AUTH_PASSWORD_FILE=$STORES_DIR/etcd-tls-auth/password"
   fi
 } | tee "$STORES_DIR/env"

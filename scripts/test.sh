@@ -13,6 +13,12 @@
 #              deadline and probe tests then see seconds of scheduling delay, so the default is
 #              one test at a time).
 #
+# Every log line of the run (at trace level, whatever level the code asks for) and the
+# `autocluster` subprocesses' trace logs and output are captured into one file
+# (AUTOCLUSTER_TEST_LOG_FILE, see Tests/StoreTestSupport/TestLogCapture.swift), the test output
+# is kept beside it, and scripts/scan-secrets.sh --self-check then fails the run if any secret the
+# tests use (store passwords, registered test passwords and tokens, private key lines) appears.
+#
 # With CI set: a store test that finds no store fails instead of skipping
 # (AUTOCLUSTER_REQUIRE_STORES=1), the fault scenarios run, and the ZooKeeper and etcd suites run
 # again under ThreadSanitizer (they cross C threads: libzookeeper-mt's, nghttp2 on the event loop).
@@ -46,17 +52,29 @@ if [ -n "${CI:-}" ]; then
   faults=1
 fi
 
+capture=$(mktemp -d "${TMPDIR:-/tmp}/autocluster-capture.XXXXXX")
+chmod 700 "$capture"
+export AUTOCLUSTER_TEST_LOG_FILE="$capture/log" AUTOCLUSTER_TEST_SECRETS_FILE="$capture/secrets"
+
 status=0
 swift build --build-tests "${sanitize[@]}" "${scratch[@]}"
-swift test --skip-build "${sanitize[@]}" "${scratch[@]}" "${parallel[@]}" "${extra[@]}" || status=$?
+swift test --skip-build "${sanitize[@]}" "${scratch[@]}" "${parallel[@]}" "${extra[@]}" 2>&1 | tee "$capture/output" || status=$?
 if [ "$faults" = 1 ]; then
-  scripts/faults.sh --skip-build -- "${sanitize[@]}" "${scratch[@]}" "${parallel[@]}" || status=$?
+  scripts/faults.sh --skip-build -- "${sanitize[@]}" "${scratch[@]}" "${parallel[@]}" 2>&1 | tee -a "$capture/output" || status=$?
 fi
 
 if [ -n "${CI:-}" ] && [ ${#sanitize[@]} -eq 0 ]; then
   echo "test.sh: the ZooKeeper and etcd suites under ThreadSanitizer" >&2
   swift build --build-tests --sanitize=thread --scratch-path .build/thread
   swift test --skip-build --sanitize=thread --scratch-path .build/thread --no-parallel \
-    --filter 'ZooKeeperTests|EtcdTests' || status=$?
+    --filter 'ZooKeeperTests|EtcdTests' 2>&1 | tee -a "$capture/output" || status=$?
+fi
+
+# No secret in any captured log line or in the output (errors, recorded issues).
+if scripts/scan-secrets.sh --self-check "$capture/log" "$capture/output"; then
+  rm -rf "$capture"
+else
+  status=1
+  echo "test.sh: the capture is kept in $capture (remove it when done: it lists the secrets)" >&2
 fi
 exit $status

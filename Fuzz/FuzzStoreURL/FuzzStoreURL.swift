@@ -20,9 +20,9 @@ public func fuzzStoreURL(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     do {
         let url = try StoreURL(parsing: text)
         precondition(!url.hosts.isEmpty, "a parsed URL has no host")
-        // The canonical form parses back to the same URL.
+        // The canonical form (which never shows credentials) parses back to the same URL.
         let again = try StoreURL(parsing: url.description)
-        precondition(again == url, "\(url) did not parse back to itself")
+        precondition(again == url.withoutCredentials, "\(url) did not parse back to itself")
     } catch let error as NodeListError {
         precondition(error.code == .invalidStoreURL, "unexpected error code \(error.code)")
         if let at = text.lastIndex(of: "@"), let scheme = text.range(of: "://"), scheme.upperBound <= at {

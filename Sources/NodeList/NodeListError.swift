@@ -7,7 +7,7 @@ public struct NodeListError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
             case corruptValue, contention, tooManyNodes, storeFailure, connectFailed
-            case invalidNode, invalidStoreURL, unsupported, valueTooLarge
+            case invalidNode, invalidStoreURL, unsupported, valueTooLarge, accessDenied
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -30,6 +30,10 @@ public struct NodeListError: Error, Sendable, CustomStringConvertible {
         public static let unsupported = Code(.unsupported)
         /// The list would be larger than the store accepts in one value; nothing was written.
         public static let valueTooLarge = Code(.valueTooLarge)
+        /// The store refused the credentials, or the node list's ACL does not let them (or no
+        /// credentials) read or write it: ZooKeeper `noAuth`/`authFailed`, etcd
+        /// `unauthenticated`/`permissionDenied`, Consul 403. The message says which credentials to pass.
+        public static let accessDenied = Code(.accessDenied)
 
         /// The code's name.
         public var description: String { "\(value)" }

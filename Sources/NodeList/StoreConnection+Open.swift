@@ -7,34 +7,66 @@ extension StoreConnection {
     /// Connects the client for `url` and wraps it in its node-list backend.
     ///
     /// For ZooKeeper with a chroot (`zookeeper://h:2181/chroot`) the chroot znode is created
-    /// (persistent, empty) when it is missing, since the C client cannot work under a missing one.
+    /// (persistent, empty, with the ACL described in ``Security``) when it is missing, since the C
+    /// client cannot work under a missing one.
     /// - Parameters:
-    ///   - url: The store.
+    ///   - url: The store (its `USER:PASSWORD@` part, if any, is used unless `security` has credentials).
+    ///   - security: Credentials and TLS files. Default: none beyond the URL's.
     ///   - logger: Passed to the client.
     ///   - connectTimeout: How long to try to reach the store. Default: 5 s.
-    /// - Throws: ``NodeListError`` `.storeFailure` when the store cannot be reached.
+    /// - Throws: ``NodeListError`` `.storeFailure` when the store cannot be reached, `.accessDenied`
+    ///   when it refuses the credentials, `.invalidStoreURL` when the settings do not fit the URL.
     public static func open(
-        _ url: StoreURL, logger: Logger = Logger(label: "autocluster.store"), connectTimeout: Duration = .seconds(5)
+        _ url: StoreURL, security: Security = Security(), logger: Logger = Logger(label: "autocluster.store"),
+        connectTimeout: Duration = .seconds(5)
     ) async throws -> StoreConnection {
+        let credentials = security.credentials ?? url.credentials
+        if security.hasTLSSettings && !url.tls && url.kind != .zooKeeper {
+            throw NodeListError(
+                code: .invalidStoreURL,
+                message: "TLS files were given but \(url) is plaintext — use \(url.kind == .etcd ? "etcds" : "consuls")://")
+        }
+        if url.kind == .zooKeeper && security.hasTLSSettings {
+            throw NodeListError(code: .unsupported, message: "TLS to ZooKeeper is not supported — drop the TLS files for \(url)")
+        }
+        if url.kind != .consul, let credentials, credentials.username.isEmpty || credentials.password == nil {
+            throw NodeListError(
+                code: .invalidStoreURL,
+                message: "\(url.kind == .etcd ? "etcd" : "ZooKeeper digest") credentials need a user and a password — "
+                    + "pass USER:PASSWORD@ in the URL, or --user with --password-file")
+        }
         do {
             switch url.kind {
             case .zooKeeper:
+                let authentication = credentials.map { [(scheme: "digest", credentials: "\($0.username):\($0.password ?? "")")] } ?? []
+                let acl = Security.zooKeeperACL(credentials, worldReadable: security.zooKeeperWorldReadable)
                 if let chroot = url.chroot {
-                    try await createZooKeeperChroot(chroot, hosts: url.hosts, logger: logger, connectTimeout: connectTimeout)
+                    try await createZooKeeperChroot(
+                        chroot, hosts: url.hosts, authentication: authentication, acl: acl, logger: logger, connectTimeout: connectTimeout)
                 }
                 var configuration = ZooKeeperClient.Configuration(connectString: url.zooKeeperConnectString)
                 configuration.logger = logger
                 configuration.connectTimeout = connectTimeout
+                configuration.authentication = authentication
                 let client = try await ZooKeeperClient.connect(configuration)
-                return StoreConnection(url: url, backend: ZooKeeperNodeListBackend(client: client)) { await client.close() }
+                return StoreConnection(url: url, backend: ZooKeeperNodeListBackend(client: client, acl: acl)) { await client.close() }
             case .etcd:
-                var configuration = EtcdClient.Configuration(endpoints: url.etcdEndpoints, tls: url.tls ? .init() : nil)
+                let tls = url.tls
+                    ? EtcdClient.Configuration.TLS(caFile: security.caFile, certificateFile: security.certificateFile,
+                                                   keyFile: security.keyFile, serverName: security.serverName)
+                    : nil
+                let etcdCredentials = credentials.map { EtcdClient.Configuration.Credentials(username: $0.username, password: $0.password ?? "") }
+                var configuration = EtcdClient.Configuration(endpoints: url.etcdEndpoints, tls: tls, credentials: etcdCredentials)
                 configuration.logger = logger
                 configuration.timeouts.connect = connectTimeout
                 let client = try await EtcdClient.connect(configuration)
                 return StoreConnection(url: url, backend: EtcdNodeListBackend(client: client)) { await client.close() }
             case .consul:
-                var configuration = ConsulClient.Configuration(address: url.consulAddress)
+                var configuration = ConsulClient.Configuration(address: url.consulAddress, token: credentials?.consulToken)
+                if url.tls {
+                    configuration.tls = .init(caFile: security.caFile, clientCertificateFile: security.certificateFile,
+                                              clientKeyFile: security.keyFile, serverName: security.serverName)
+                }
                 configuration.logger = logger
                 configuration.timeouts.connect = connectTimeout
                 let client = ConsulClient(configuration)
@@ -43,6 +75,7 @@ extension StoreConnection {
         } catch let error as NodeListError {
             throw error
         } catch {
+            if let denied = NodeListError.accessDenied(error, "cannot connect to \(url)", store: url.kind.storeName) { throw denied }
             throw NodeListError(
                 code: .storeFailure,
                 message: "cannot connect to \(url): \(error)",
@@ -51,20 +84,33 @@ extension StoreConnection {
     }
 
     private static func createZooKeeperChroot(
-        _ chroot: String, hosts: [String], logger: Logger, connectTimeout: Duration
+        _ chroot: String, hosts: [String], authentication: [(scheme: String, credentials: String)], acl: ZooKeeperACL,
+        logger: Logger, connectTimeout: Duration
     ) async throws {
         var configuration = ZooKeeperClient.Configuration(connectString: hosts.joined(separator: ","))
         configuration.logger = logger
         configuration.connectTimeout = connectTimeout
+        configuration.authentication = authentication
         let client = try await ZooKeeperClient.connect(configuration)
         do {
             if try await client.exists(chroot) == nil {
-                try await ZooKeeperNodeListBackend(client: client).createParents(of: chroot + "/x")
+                try await ZooKeeperNodeListBackend(client: client, acl: acl).createParents(of: chroot + "/x")
             }
         } catch {
             await client.close()
             throw error
         }
         await client.close()
+    }
+}
+
+extension StoreURL.Kind {
+    /// The store's name in messages.
+    var storeName: String {
+        switch self {
+        case .zooKeeper: "ZooKeeper"
+        case .etcd: "etcd"
+        case .consul: "Consul"
+        }
     }
 }

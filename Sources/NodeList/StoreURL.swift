@@ -3,6 +3,11 @@
 /// - `zookeeper://h1:2181,h2:2181/chroot` (port defaults to 2181, the chroot is optional)
 /// - `etcd://h1:2379,h2:2379`, `etcds://…` for TLS (port defaults to 2379)
 /// - `consul://127.0.0.1:8500`, `consuls://…` for TLS (port defaults to 8500)
+///
+/// Each may carry credentials, `scheme://USER:PASSWORD@hosts…` (percent-encoded where they
+/// contain `:`, `@`, `/` or `%`): etcd's user and password, ZooKeeper `digest` credentials,
+/// or a Consul ACL token (`consul://TOKEN@…` or `consul://:TOKEN@…`). They are kept in
+/// ``credentials`` and never shown: not by ``description``, not in any error.
 public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
     /// Which store.
     public enum Kind: String, Sendable, Hashable {
@@ -19,6 +24,8 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
     public var chroot: String?
     /// Whether to use TLS (`etcds://`, `consuls://`).
     public var tls: Bool
+    /// The credentials of the URL's `USER:PASSWORD@` part, nil when it has none.
+    public var credentials: StoreCredentials?
 
     /// Parses a store URL.
     /// - Throws: ``NodeListError`` `.invalidStoreURL` with a message naming what is wrong.
@@ -48,6 +55,28 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
         default: throw invalid("unknown scheme \"\(scheme)\"")
         }
         chroot = nil
+        credentials = nil
+        // USER[:PASSWORD]@ before the hosts (the authority ends at the first "/"; a "/" in a
+        // password must be percent-encoded).
+        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        if let at = rest[..<authorityEnd].lastIndex(of: "@") {
+            let userInfo = rest[..<at]
+            let user: Substring
+            let password: Substring?
+            if let colon = userInfo.firstIndex(of: ":") {
+                user = userInfo[..<colon]
+                password = userInfo[userInfo.index(after: colon)...]
+            } else {
+                (user, password) = (userInfo, nil)
+            }
+            let decodedPassword = password.map(Self.percentDecoded)
+            guard let username = Self.percentDecoded(user), decodedPassword != .some(nil) else {
+                throw invalid("the credentials are not valid percent-encoded UTF-8")
+            }
+            guard !username.isEmpty || (decodedPassword ?? nil)?.isEmpty == false else { throw invalid("empty credentials before \"@\"") }
+            credentials = StoreCredentials(username: username, password: decodedPassword ?? nil)
+            rest = String(rest[rest.index(after: at)...])
+        }
         if let slash = rest.firstIndex(of: "/") {
             let path = String(rest[slash...])
             rest = String(rest[..<slash])
@@ -70,7 +99,7 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
                 throw invalid("a path is only meaningful for zookeeper:// (its chroot)")
             }
         }
-        guard !rest.contains("@") else { throw invalid("credentials in the URL are not supported") }
+        guard !rest.contains("@") else { throw invalid("the host list contains \"@\"") }
         guard !rest.contains("?") && !rest.contains("#") else { throw invalid("query strings are not supported") }
         if rest.isEmpty { throw invalid("no host") }
         var hosts: [String] = []
@@ -96,6 +125,39 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
         self.hosts = hosts
     }
 
+    /// The same URL without its credentials.
+    public var withoutCredentials: StoreURL {
+        var url = self
+        url.credentials = nil
+        return url
+    }
+
+    /// `%XX` sequences decoded; nil when one is malformed or the result is not UTF-8.
+    static func percentDecoded(_ text: Substring) -> String? {
+        var bytes: [UInt8] = []
+        var utf8 = text.utf8[...]
+        while let byte = utf8.popFirst() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            func hex(_ b: UInt8) -> UInt8? {
+                switch b {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): b - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): b - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): b - UInt8(ascii: "A") + 10
+                default: nil
+                }
+            }
+            guard utf8.count >= 2, let high = hex(utf8[utf8.startIndex]), let low = hex(utf8[utf8.index(after: utf8.startIndex)]) else {
+                return nil
+            }
+            bytes.append(high << 4 | low)
+            utf8 = utf8.dropFirst(2)
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
     /// The ZooKeeper connect string: `h1:2181,h2:2181/chroot`.
     public var zooKeeperConnectString: String { hosts.joined(separator: ",") + (chroot ?? "") }
 
@@ -105,7 +167,7 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
     /// The Consul agent address: `http://127.0.0.1:8500` (`https://` with TLS).
     public var consulAddress: String { (tls ? "https://" : "http://") + (hosts.first ?? "127.0.0.1:8500") }
 
-    /// The URL in its normal form (`etcd://h1:2379,h2:2379`).
+    /// The URL in its normal form (`etcd://h1:2379,h2:2379`), always without its credentials.
     public var description: String {
         let scheme: String
         switch kind {

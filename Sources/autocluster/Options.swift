@@ -11,8 +11,10 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "The key the node list is stored at, e.g. /autocluster/my-service.")
     var key: String
 
-    @Option(help: "Log level (stderr): trace, debug, info, notice, warning, error, critical. `run` logs at info or finer.")
+    @Option(help: "Log level (stderr): trace, debug, info, notice, warning, error, critical. `run` logs at info or finer. $AUTOCLUSTER_TRACE_LOG=FILE also appends every line at trace level to FILE.")
     var logLevel: String = "error"
+
+    @OptionGroup(title: "Credentials and TLS") var security: SecurityOptions
 
     func storeURL() throws -> StoreURL {
         guard let text = store ?? environment("AUTOCLUSTER_STORE") else {
@@ -22,10 +24,18 @@ struct StoreOptions: ParsableArguments {
     }
 
     func logger(_ label: String) -> Logger {
-        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .error
+        var logger = Logger(label: label) { label in
+            if let path = environment("AUTOCLUSTER_TRACE_LOG"), let file = TraceFile.shared(path) {
+                return TraceTeeLogHandler(label: label, file: file)
+            }
+            return StreamLogHandler.standardError(label: label)
+        }
+        logger.logLevel = level
         return logger
     }
+
+    /// `--log-level` (default `.error`).
+    var level: Logger.Level { Logger.Level(rawValue: logLevel) ?? .error }
 
     /// Opens the store, runs `body`, closes it.
     func withStore<T>(
@@ -36,7 +46,7 @@ struct StoreOptions: ParsableArguments {
             throw NodeListError(code: .invalidNode, message: "--key \"\(key)\" must look like /autocluster/my-service")
         }
         let logger = self.logger("autocluster")
-        let connection = try await StoreConnection.open(url, logger: logger)
+        let connection = try await StoreConnection.open(url, security: try security.resolve(for: url), logger: logger)
         let store = NodeListStore(
             backend: connection.backend, key: key, probe: try probe?.makeProbe() ?? (TCPProbe() as any NodeProbe),
             configuration: try probe?.configuration() ?? .init(), logger: logger)

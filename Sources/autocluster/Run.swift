@@ -31,7 +31,7 @@ struct Run: AsyncParsableCommand {
             do {
                 try await storeOptions.withStore(probe: probe) { store in
                     var logger = storeOptions.logger("autocluster.run")
-                    logger.logLevel = min(logger.logLevel, .info)
+                    logger.logLevel = min(storeOptions.level, .info)
                     let service = NodeListService(
                         store: store, node: me, refreshInterval: refreshInterval, quorum: quorum, logger: logger)
                     let reporter = ReadyReporter(service: service, node: me)

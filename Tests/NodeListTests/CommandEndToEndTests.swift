@@ -1,5 +1,6 @@
 import Foundation
 import NodeList
+import StoreTestSupport
 import Testing
 
 #if canImport(Glibc)

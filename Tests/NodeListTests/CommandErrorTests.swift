@@ -1,3 +1,4 @@
+import StoreTestSupport
 import Testing
 
 /// The command's failures that need no store: one line on stderr, non-zero exit.

@@ -17,7 +17,7 @@ import Testing
 
     @Test(arguments: [
         "127.0.0.1:2181", "redis://h:1", "etcd://", "etcd://h:0", "etcd://h:99999", "etcd://h:1/path",
-        "consul://a:1,b:2", "etcd://user:pw@h:1", "zookeeper://h:1,,h2:1",
+        "consul://a:1,b:2", "zookeeper://h:1,,h2:1", "etcd://@h:1", "etcd://u:p%zz@h:1", "etcd://u:p%ff@h:1",
     ])
     func rejectsBadURLs(_ text: String) {
         let error = #expect(throws: NodeListError.self) { try StoreURL(parsing: text) }
@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func neverEchoesCredentials() {
-        let error = #expect(throws: NodeListError.self) { try StoreURL(parsing: "etcd://root:hunter2@h:1") }
+        let error = #expect(throws: NodeListError.self) { try StoreURL(parsing: "etcd://root:hunter2@h:1/path") }
         #expect(error?.message.contains("hunter2") == false)
     }
 
@@ -73,8 +73,8 @@ import Testing
     // containing "@" was half shown.
     @Test func aPasswordContainingAnAtIsHiddenWhole() {
         do {
-            _ = try StoreURL(parsing: "etcd://user:p@ssw0rd-secret@127.0.0.1:2379")
-            Issue.record("credentials accepted")
+            _ = try StoreURL(parsing: "etcd://user:p@ssw0rd-secret@127.0.0.1:2379/path")
+            Issue.record("a path on etcd:// accepted")
         } catch let error as NodeListError {
             #expect(error.code == .invalidStoreURL)
             #expect(!error.message.contains("ssw0rd-secret"))
@@ -82,5 +82,27 @@ import Testing
         } catch {
             Issue.record("unexpected error \(error)")
         }
+    }
+
+    @Test func credentialsAreParsedDecodedAndNeverShown() throws {
+        let url = try StoreURL(parsing: "etcds://root:p%40ss%3Aw0rd-secret@127.0.0.1:2379,h2")
+        #expect(url.credentials == StoreCredentials(username: "root", password: "p@ss:w0rd-secret"))
+        #expect(url.hosts == ["127.0.0.1:2379", "h2:2379"])
+        #expect(url.description == "etcds://127.0.0.1:2379,h2:2379")
+        #expect(try StoreURL(parsing: url.description) == url.withoutCredentials)
+        // An unencoded "@" in the password: the last "@" of the authority ends the credentials.
+        let raw = try StoreURL(parsing: "zookeeper://svc:a@b-secret@h:2181/chroot")
+        #expect(raw.credentials == StoreCredentials(username: "svc", password: "a@b-secret"))
+        #expect(raw.chroot == "/chroot")
+        var dumped = ""
+        dump(raw, to: &dumped)
+        for text in [raw.description, String(reflecting: raw), "\(raw)", dumped, "\(raw.credentials!)"] {
+            #expect(!text.contains("secret"), "\(text)")
+        }
+        // Consul: the token is the password, or the user part alone.
+        #expect(try StoreURL(parsing: "consul://tok-secret@c:8500").credentials?.consulToken == "tok-secret")
+        #expect(try StoreURL(parsing: "consul://:tok-secret@c:8500").credentials?.consulToken == "tok-secret")
+        // A lone user (maybe a token) is not shown either.
+        #expect(!"\(try StoreURL(parsing: "consul://tok-secret@c:8500").credentials!)".contains("secret"))
     }
 }

@@ -154,7 +154,8 @@ struct NodeListReliabilityTests {
             try TestStores.require(Secure.authEndpoint, "ETCD_AUTH_ENDPOINT"), tls: nil, logs: logs))
         let store = NodeListStore(backend: EtcdNodeListBackend(client: anonymous), key: "/autocluster-reliability/anon", probe: NoProbe())
         let error = await expectError(NodeListError.self) { try await store.join(Self.node("intruder")) }
-        #expect(error?.code == .storeFailure, "\(String(describing: error))")
+        #expect(error?.code == .accessDenied, "\(String(describing: error))")
+        #expect(error?.message.contains("password") == true, "the message says what to pass")
         #expect((error?.underlying as? EtcdError)?.code == .unauthenticated, "\(String(describing: error?.underlying))")
         await anonymous.close()
         logs.expectNoSecrets([password])
@@ -182,7 +183,8 @@ struct NodeListReliabilityTests {
             ("leave", { _ = try await denied.leave(name: "n1") }),
         ] as [(String, () async throws -> Void)] {
             let error = await expectError(NodeListError.self, call)
-            #expect(error?.code == .storeFailure, "\(what): \(String(describing: error))")
+            #expect(error?.code == .accessDenied, "\(what): \(String(describing: error))")
+            #expect(error?.message.contains("credentials") == true, "\(what): the message says what to pass")
             #expect((error?.underlying as? ZooKeeperError)?.code == .noAuth, "\(what): \(String(describing: error?.underlying))")
         }
         #expect(try NodeListDocument.decode(try await admin.get(key).data, version: 0).nodes.map(\.name) == ["n1"], "nothing changed")

@@ -12,10 +12,14 @@ enum Secure {
     static var authEndpoint: String? { TestStores.environment("ETCD_AUTH_ENDPOINT") }
     static var authUser: String? { TestStores.environment("ETCD_AUTH_USER") }
     static var authPasswordFile: String? { TestStores.environment("ETCD_AUTH_PASSWORD_FILE") }
+    /// The member with both TLS (test CA) and authentication (user `authUser`).
+    static var tlsAuthEndpoint: String? { TestStores.environment("ETCD_TLS_AUTH_ENDPOINT") }
+    static var tlsAuthPasswordFile: String? { TestStores.environment("ETCD_TLS_AUTH_PASSWORD_FILE") }
 
     static var tlsEnabled: Bool { TestStores.shouldRun(tlsEndpoint) }
     static var mtlsEnabled: Bool { TestStores.shouldRun(mtlsEndpoint) }
     static var authEnabled: Bool { TestStores.shouldRun(authEndpoint) }
+    static var tlsAuthEnabled: Bool { TestStores.shouldRun(tlsAuthEndpoint) }
 
     /// A file of the test PKI (`ca.pem`, `client-key.pem`, …).
     static func file(_ name: String) throws -> String {
@@ -25,6 +29,12 @@ enum Secure {
     /// The auth member's root password (read from the file start-stores.sh wrote).
     static func password() throws -> String {
         let path = try TestStores.require(authPasswordFile, "ETCD_AUTH_PASSWORD_FILE")
+        return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The TLS+auth member's root password (its own file, written by start-stores.sh).
+    static func tlsAuthPassword() throws -> String {
+        let path = try TestStores.require(tlsAuthPasswordFile, "ETCD_TLS_AUTH_PASSWORD_FILE")
         return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -58,7 +68,9 @@ struct CapturingLogHandler: LogHandler {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let error = event.error.map { " error=\($0)" } ?? ""
-        sink.append("\(event.level) \(label) [\(event.source)] \(event.message) \(rendered)\(error)")
+        let line = "\(event.level) \(label) [\(event.source)] \(event.message) \(rendered)\(error)"
+        sink.append(line)
+        TestLogCapture.record(line)  // and into the whole-run capture, when scripts/test.sh asked for it
     }
 }
 
@@ -80,6 +92,7 @@ final class LogCapture: Sendable {
     /// contains one of `secrets`.
     func expectNoSecrets(_ secrets: [String], alsoIn extra: [String] = [],
                          sourceLocation: SourceLocation = #_sourceLocation) {
+        TestSecrets.register(secrets)
         for secret in secrets where !secret.isEmpty {
             for line in lines + extra where line.contains(secret) {
                 Issue.record("a secret appeared in a log line or error: \(line.prefix(200))…", sourceLocation: sourceLocation)

@@ -22,6 +22,7 @@ public enum TestStores {
     }
 
     public static func environment(_ name: String) -> String? {
+        TestLogCapture.installIfRequested()
         guard let value = getenv(name) else { return nil }
         let string = String(cString: value)
         return string.isEmpty ? nil : string

@@ -5,13 +5,24 @@ import ZooKeeper
 /// persistent and empty), version = `stat.version`.
 ///
 /// Create-if-absent is `create` (NodeExists → read); compare-and-swap is `set(version:)`
-/// (BadVersion → read the fresh value).
+/// (BadVersion → read the fresh value). Writes keep a znode's ACL; the znodes the backend creates
+/// (the list, its shared secret, missing parents) get ``acl``.
 public struct ZooKeeperNodeListBackend: NodeListBackend {
     /// The client the backend uses (not closed by it).
     public let client: ZooKeeperClient
+    /// The ACL of every znode the backend creates. Default `.openUnsafe`; with digest
+    /// credentials use e.g. `.entries([.digest(user:password:)])` so that only they can read
+    /// or change the list (ZooKeeper answers everyone else `noAuth`).
+    public let acl: ZooKeeperACL
 
     /// Creates the backend over a connected client.
-    public init(client: ZooKeeperClient) { self.client = client }
+    /// - Parameters:
+    ///   - client: The client (authenticated with `addAuth` when `acl` names an identity).
+    ///   - acl: The ACL of the znodes it creates. Default `.openUnsafe`.
+    public init(client: ZooKeeperClient, acl: ZooKeeperACL = .openUnsafe) {
+        self.client = client
+        self.acl = acl
+    }
 
     /// The store's name in messages.
     public var storeName: String { "ZooKeeper" }
@@ -30,7 +41,7 @@ public struct ZooKeeperNodeListBackend: NodeListBackend {
     public func createIfAbsent(key: String, value: [UInt8]) async throws -> CreateResult {
         while true {
             do {
-                _ = try await client.create(key, data: value, mode: .persistent, acl: .openUnsafe)
+                _ = try await client.create(key, data: value, mode: .persistent, acl: acl)
                 return .created(version: 0)
             } catch let error as ZooKeeperError where error.code == .noNode {
                 try await createParents(of: key)
@@ -86,13 +97,13 @@ public struct ZooKeeperNodeListBackend: NodeListBackend {
     /// The client's ``ZooKeeperClient/maximumDataSize`` (ZooKeeper's `jute.maxbuffer`, 1 MiB by default).
     public func maximumValueSize(key: String) -> Int? { client.maximumDataSize }
 
-    /// Creates each missing ancestor of `path` as a persistent, empty znode.
+    /// Creates each missing ancestor of `path` as a persistent, empty znode with ``acl``.
     func createParents(of path: String) async throws {
         var prefix = ""
         for component in path.split(separator: "/").dropLast() {
             prefix += "/" + component
             do {
-                _ = try await client.create(prefix, data: [], mode: .persistent, acl: .openUnsafe)
+                _ = try await client.create(prefix, data: [], mode: .persistent, acl: acl)
             } catch let error as ZooKeeperError where error.code == .nodeExists {
             }
         }
@@ -100,8 +111,9 @@ public struct ZooKeeperNodeListBackend: NodeListBackend {
 }
 
 extension NodeListBackend where Self == ZooKeeperNodeListBackend {
-    /// The node list in ZooKeeper, through `client`.
-    public static func zooKeeper(_ client: ZooKeeperClient) -> ZooKeeperNodeListBackend {
-        ZooKeeperNodeListBackend(client: client)
+    /// The node list in ZooKeeper, through `client`; the znodes it creates get `acl`
+    /// (default `.openUnsafe`).
+    public static func zooKeeper(_ client: ZooKeeperClient, acl: ZooKeeperACL = .openUnsafe) -> ZooKeeperNodeListBackend {
+        ZooKeeperNodeListBackend(client: client, acl: acl)
     }
 }

@@ -6,21 +6,25 @@ import Darwin
 #endif
 
 /// Runs the built `autocluster` executable (posix_spawn + waitpid, output to files — no
-/// Foundation `Process` waiting on a pipe), with a deadline after which it is killed.
-struct CommandRunner {
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var stderrLines: [Substring] { stderr.split(separator: "\n") }
+/// Foundation `Process` waiting on a pipe), with a deadline after which it is killed. With the
+/// whole-run log capture on, the command writes its trace log into it and its output is appended.
+public struct CommandRunner {
+    /// How a run ended and what it printed.
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+        public var stderrLines: [Substring] { stderr.split(separator: "\n") }
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    /// The runner itself failed (spawn, deadline).
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// `.build/debug/autocluster`, beside the test bundle.
-    static var executable: String {
+    public static var executable: String {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         for _ in 0..<4 {
@@ -32,8 +36,8 @@ struct CommandRunner {
     }
 
     /// A started process: its pid and where its output goes.
-    final class Running: @unchecked Sendable {  // only used from the test task that started it
-        let pid: pid_t
+    public final class Running: @unchecked Sendable {  // only used from the test task that started it
+        public let pid: pid_t
         let outPath: String
         let errPath: String
         var finished: Int32?
@@ -44,13 +48,13 @@ struct CommandRunner {
             self.errPath = errPath
         }
 
-        var stdout: String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
-        var stderr: String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
+        public var stdout: String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
+        public var stderr: String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
 
-        func signal(_ sig: Int32) { if finished == nil { kill(pid, sig) } }
+        public func signal(_ sig: Int32) { if finished == nil { kill(pid, sig) } }
 
         /// Waits for the exit; kills it (SIGKILL) after `timeout`.
-        func wait(timeout: Duration = .seconds(30)) async throws -> Result {
+        public func wait(timeout: Duration = .seconds(30)) async throws -> Result {
             let deadline = ContinuousClock.now + timeout
             while finished == nil {
                 var status: Int32 = 0
@@ -70,17 +74,19 @@ struct CommandRunner {
                 }
                 try await Task.sleep(for: .milliseconds(20))
             }
-            return Result(status: finished!, stdout: stdout, stderr: stderr)
+            let result = Result(status: finished!, stdout: stdout, stderr: stderr)
+            TestLogCapture.record("=== autocluster (pid \(pid)) exited \(result.status); stdout:\n\(result.stdout)\n=== stderr:\n\(result.stderr)")
+            return result
         }
     }
 
     /// Starts `autocluster ARGS` with `environment` added to this process's environment.
-    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+    public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
         try start(raw: arguments.map { Array($0.utf8) }, environment: environment)
     }
 
     /// Starts `autocluster` with arguments given as raw bytes (which need not be UTF-8).
-    static func start(raw arguments: [[UInt8]], environment: [String: String] = [:]) throws -> Running {
+    public static func start(raw arguments: [[UInt8]], environment: [String: String] = [:]) throws -> Running {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("autocluster-cmd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let outPath = dir.appendingPathComponent("stdout").path
@@ -92,6 +98,9 @@ struct CommandRunner {
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         var env = ProcessInfo.processInfo.environment
+        // The command's own trace log joins the whole-run capture (TestLogCapture).
+        TestLogCapture.installIfRequested()
+        if TestLogCapture.isActive, let capture = TestLogCapture.path { env["AUTOCLUSTER_TRACE_LOG"] = capture }
         for (k, v) in environment { env[k] = v }
         let argv = ([Array(executable.utf8)] + arguments).map { bytes in
             (bytes + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { strdup($0.baseAddress!) } }
@@ -108,12 +117,12 @@ struct CommandRunner {
     }
 
     /// Runs `autocluster ARGS` to completion.
-    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30)) async throws -> Result {
+    public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30)) async throws -> Result {
         try await start(arguments, environment: environment).wait(timeout: timeout)
     }
 
     /// Runs `autocluster` with raw-byte arguments to completion.
-    static func run(raw arguments: [[UInt8]], environment: [String: String] = [:], timeout: Duration = .seconds(30)) async throws -> Result {
+    public static func run(raw arguments: [[UInt8]], environment: [String: String] = [:], timeout: Duration = .seconds(30)) async throws -> Result {
         try await start(raw: arguments, environment: environment).wait(timeout: timeout)
     }
 }

@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// `$AUTOCLUSTER_TRACE_LOG`: a file that gets every log line at trace level, whatever
+/// `--log-level` says (which still decides what goes to stderr). For debugging a deployment,
+/// and for the test suite's whole-run secret scan. Secrets are never logged, so the file holds none.
+final class TraceFile: Sendable {
+    private let fd: Mutex<Int32>
+    private static let files = Mutex<[String: TraceFile]>([:])
+
+    private init(fd: Int32) { self.fd = Mutex(fd) }
+
+    /// The one writer of `path` in this process (nil when it cannot be opened).
+    static func shared(_ path: String) -> TraceFile? {
+        files.withLock { files in
+            if let file = files[path] { return file }
+            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { return nil }
+            let file = TraceFile(fd: fd)
+            files[path] = file
+            return file
+        }
+    }
+
+    /// Appends one line with a single write (O_APPEND keeps lines of several processes whole).
+    func append(_ line: String) {
+        fd.withLock { fd in
+            var bytes = Array((line + "\n").utf8)[...]
+            while !bytes.isEmpty {
+                let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                if written <= 0 { return }
+                bytes = bytes.dropFirst(written)
+            }
+        }
+    }
+}
+
+/// Every line to the trace file; those at the requested level or above also to stderr.
+struct TraceTeeLogHandler: LogHandler {
+    let label: String
+    let file: TraceFile
+    var metadata: Logger.Metadata = [:]
+    private var requestedLevel: Logger.Level = .info
+
+    init(label: String, file: TraceFile) {
+        self.label = label
+        self.file = file
+    }
+
+    /// `.trace` towards the logger, so every line arrives here; setting it sets the stderr level.
+    var logLevel: Logger.Level {
+        get { .trace }
+        set { requestedLevel = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let error = event.error.map { " error=\($0)" } ?? ""
+        file.append("\(event.level) \(label) pid=\(getpid()) [\(event.source)] \(event.message) \(rendered)\(error)")
+        if event.level >= requestedLevel {
+            var stderr = StreamLogHandler.standardError(label: label)
+            stderr.metadata = metadata
+            stderr.logLevel = .trace
+            stderr.log(event: event)
+        }
+    }
+}
