@@ -36,7 +36,7 @@ zk="127.0.0.1:$ZOOKEEPER_PORT"
 etcd="http://127.0.0.1:$ETCD_PORT"
 
 echo "bench: building (release)" >&2
-swift build -c release --target AutoClusterBench >&2
+swift build -c release --product AutoClusterBench >&2
 bench=.build/release/AutoClusterBench
 gcc -O2 -o "$work/zk_ref" Benchmarks/zk-ref/zk_ref.c -lzookeeper_mt -lpthread
 python3 Benchmarks/etcd-ref/grpc_bodies.py "$work" bench-key 64

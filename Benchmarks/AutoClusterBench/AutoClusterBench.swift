@@ -18,7 +18,10 @@ import Logging
 
 @main
 struct AutoClusterBench {
-    static func main() async {
+    /// A synchronous main that blocks on a semaphore: an `async` main parks the main thread in
+    /// libdispatch's `dispatch_main`, where valgrind 3.19 crashes (scripts/profile.sh runs
+    /// this binary under callgrind).
+    static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
         // Results go to stdout, one line each; logs (warnings and up) to stderr.
         LoggingSystem.bootstrap { label in
@@ -26,12 +29,18 @@ struct AutoClusterBench {
             handler.logLevel = .warning
             return handler
         }
-        do {
-            try await run(arguments)
-        } catch {
-            FileHandle.standardError.write(Data("AutoClusterBench: \(error)\n".utf8))
-            exit(1)
+        let done = DispatchSemaphore(value: 0)
+        // Detached: a plain Task would inherit the main actor, whose queue nobody drains here.
+        Task.detached {
+            do {
+                try await run(arguments)
+            } catch {
+                FileHandle.standardError.write(Data("AutoClusterBench: \(error)\n".utf8))
+                exit(1)
+            }
+            done.signal()
         }
+        done.wait()
     }
 
     static func run(_ arguments: [String]) async throws {
