@@ -1,3 +1,4 @@
+import ConsulStandIn
 import Etcd
 import Foundation
 import NodeList
@@ -310,5 +311,48 @@ struct SecureNodeListTests {
         try await Self.deleteTree(admin, chroot)
         await admin.close()
         logs.expectNoSecrets([password])
+    }
+
+    @Test("Consul: the ACL token from the URL, --token-file or CONSUL_HTTP_TOKEN is sent; none or a wrong one is .accessDenied / one clear line; the token printed nowhere")
+    func consulToken() async throws {
+        let logs = LogCapture()
+        let token = "consul-token-\(UUID().uuidString.lowercased())"
+        let wrongToken = "consul-wrong-\(UUID().uuidString.lowercased())"
+        TestSecrets.register([token, wrongToken])
+        var options = ConsulStandIn.Options()
+        options.aclToken = token
+        let standIn = try await ConsulStandIn.start(options: options)
+        let hostPort = standIn.address.replacingOccurrences(of: "http://", with: "")
+        let key = "/autocluster-reliability/consul-\(UUID().uuidString.prefix(8))"
+        var texts: [String] = []
+
+        let connection = try await StoreConnection.open(try StoreURL(parsing: "consul://\(token)@\(hostPort)"), logger: logs.logger("reliability.secure"))
+        #expect(try await NodeListStore(backend: connection.backend, key: key, probe: NoProbe()).join(Self.node("n1", port: 7601)).created)
+        await connection.close()
+        for url in ["consul://\(hostPort)", "consul://:\(wrongToken)@\(hostPort)"] {
+            let parsed = try StoreURL(parsing: url)
+            texts += renderings(parsed)
+            let error = await Self.openAndRead(parsed, .init(), key: key, logs: logs)
+            #expect(error?.code == .accessDenied, "\(String(describing: error))")
+            #expect(error?.message.contains("token") == true)
+            if let error { texts += ["\(error)", String(reflecting: error)] }
+        }
+
+        let tokenFile = try Self.secretFile(token)
+        defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+        let url = "consul://\(hostPort)"
+        let viaFile = try await CommandRunner.run(["join", "--store", url, "--key", key, "--token-file", tokenFile,
+                                                   "--name", "n2", "--address", "127.0.0.1:7602", "--probe", "none", "--log-level", "trace"])
+        #expect(viaFile.status == 0, "\(viaFile.stderr)")
+        let viaEnvironment = try await CommandRunner.run(["list", "--store", url, "--key", key, "--json"], environment: ["CONSUL_HTTP_TOKEN": token])
+        #expect(viaEnvironment.status == 0, "\(viaEnvironment.stderr)")
+        #expect(try NodeListDocument.decode(Array(viaEnvironment.stdout.utf8), version: 0).nodes.map(\.name) == ["n1", "n2"])
+        let denied = try await CommandRunner.run(["list", "--store", url, "--key", key], environment: ["CONSUL_HTTP_TOKEN": wrongToken])
+        #expect(denied.status != 0)
+        #expect(denied.stderrLines.count == 1 && denied.stderr.contains("403"), "\(denied.stderr)")
+        texts += [viaFile.stdout, viaFile.stderr, viaEnvironment.stdout, viaEnvironment.stderr, denied.stdout, denied.stderr]
+        #expect(standIn.recordedRequests.contains { $0.header("X-Consul-Token") == token }, "the token was sent")
+        try await standIn.shutdown()
+        logs.expectNoSecrets([token, wrongToken], alsoIn: texts)
     }
 }
