@@ -355,4 +355,33 @@ struct SecureNodeListTests {
         try await standIn.shutdown()
         logs.expectNoSecrets([token, wrongToken], alsoIn: texts)
     }
+
+    @Test("command: credential and TLS flag mistakes end in one clear line before anything is sent, never quoting a secret file's content",
+          arguments: [
+            (["--store", "etcd://127.0.0.1:1", "--user", "root"], "no password for user root"),
+            (["--store", "etcd://127.0.0.1:1", "--user", "root", "--password-file", "/nonexistent/pw"], "cannot read --password-file /nonexistent/pw"),
+            (["--store", "etcd://127.0.0.1:1", "--password-file", "SECRET_FILE"], "--password-file needs --user"),
+            (["--store", "etcds://127.0.0.1:1", "--cert-file", "/x.pem"], "--cert-file and --key-file go together"),
+            (["--store", "etcd://127.0.0.1:1", "--token-file", "SECRET_FILE"], "--token-file is for Consul"),
+            (["--store", "consul://127.0.0.1:1", "--user", "root"], "--user is not used with Consul"),
+            (["--store", "etcd://127.0.0.1:1", "--ca-file", "/ca.pem"], "is plaintext — use etcds://"),
+            (["--store", "zookeeper://127.0.0.1:1", "--ca-file", "/ca.pem"], "TLS to ZooKeeper is not supported"),
+            (["--store", "etcd://root@127.0.0.1:1", "--password-file", "EMPTY_FILE"], "is empty"),
+          ])
+    func credentialFlagMistakes(_ arguments: [String], _ expected: String) async throws {
+        let secret = "flag-secret-\(UUID().uuidString)"
+        TestSecrets.register([secret])
+        let secretFile = try Self.secretFile(secret)
+        let emptyFile = try Self.secretFile("")
+        try Data().write(to: URL(fileURLWithPath: emptyFile))
+        defer { for file in [secretFile, emptyFile] { try? FileManager.default.removeItem(atPath: file) } }
+        let resolved = arguments.map { $0 == "SECRET_FILE" ? secretFile : $0 == "EMPTY_FILE" ? emptyFile : $0 }
+        let start = ContinuousClock.now
+        let result = try await CommandRunner.run(["list", "--key", "/k"] + resolved, environment: ["AUTOCLUSTER_STORE_PASSWORD": ""])
+        #expect(ContinuousClock.now - start < .seconds(10), "failed before connecting")
+        #expect(result.status != 0)
+        #expect(result.stderrLines.count == 1, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("autocluster: error:") && result.stderr.contains(expected), "\(result.stderr)")
+        #expect(!result.stderr.contains(secret) && !result.stdout.contains(secret))
+    }
 }
