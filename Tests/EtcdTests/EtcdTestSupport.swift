@@ -61,5 +61,6 @@ struct CapturingLogHandler: LogHandler {
     }
     func log(event: LogEvent) {
         store.messages.withLockedValue { $0.append("\(event.message) \(event.metadata ?? [:])") }
+        TestLogCapture.record("\(event.level) etcd-test [\(event.source)] \(event.message) \(event.metadata ?? [:])")  // the whole-run secret scan
     }
 }

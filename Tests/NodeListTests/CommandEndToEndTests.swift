@@ -143,6 +143,9 @@ import Glibc
         let key = fixture.key
         let address = "127.0.0.1:\(try Self.freePort())"
         let watch = try CommandRunner.start(["watch", "--store", url, "--key", key, "--json"])
+        // The watch's first state (the empty list) before the member starts: a watch process slow
+        // to start (a loaded machine) would otherwise first read the list after m1 already left.
+        try await waitFor(timeout: .seconds(20)) { !watch.stdout.isEmpty }
         let member = try CommandRunner.start(
             ["run", "--store", url, "--key", key, "--name", "m1", "--address", address, "--refresh", "1s"])
         defer {

@@ -1,3 +1,4 @@
+import ConsulStandIn
 import Etcd
 import Foundation
 import NodeList
@@ -310,5 +311,77 @@ struct SecureNodeListTests {
         try await Self.deleteTree(admin, chroot)
         await admin.close()
         logs.expectNoSecrets([password])
+    }
+
+    @Test("Consul: the ACL token from the URL, --token-file or CONSUL_HTTP_TOKEN is sent; none or a wrong one is .accessDenied / one clear line; the token printed nowhere")
+    func consulToken() async throws {
+        let logs = LogCapture()
+        let token = "consul-token-\(UUID().uuidString.lowercased())"
+        let wrongToken = "consul-wrong-\(UUID().uuidString.lowercased())"
+        TestSecrets.register([token, wrongToken])
+        var options = ConsulStandIn.Options()
+        options.aclToken = token
+        let standIn = try await ConsulStandIn.start(options: options)
+        let hostPort = standIn.address.replacingOccurrences(of: "http://", with: "")
+        let key = "/autocluster-reliability/consul-\(UUID().uuidString.prefix(8))"
+        var texts: [String] = []
+
+        let connection = try await StoreConnection.open(try StoreURL(parsing: "consul://\(token)@\(hostPort)"), logger: logs.logger("reliability.secure"))
+        #expect(try await NodeListStore(backend: connection.backend, key: key, probe: NoProbe()).join(Self.node("n1", port: 7601)).created)
+        await connection.close()
+        for url in ["consul://\(hostPort)", "consul://:\(wrongToken)@\(hostPort)"] {
+            let parsed = try StoreURL(parsing: url)
+            texts += renderings(parsed)
+            let error = await Self.openAndRead(parsed, .init(), key: key, logs: logs)
+            #expect(error?.code == .accessDenied, "\(String(describing: error))")
+            #expect(error?.message.contains("token") == true)
+            if let error { texts += ["\(error)", String(reflecting: error)] }
+        }
+
+        let tokenFile = try Self.secretFile(token)
+        defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+        let url = "consul://\(hostPort)"
+        let viaFile = try await CommandRunner.run(["join", "--store", url, "--key", key, "--token-file", tokenFile,
+                                                   "--name", "n2", "--address", "127.0.0.1:7602", "--probe", "none", "--log-level", "trace"])
+        #expect(viaFile.status == 0, "\(viaFile.stderr)")
+        let viaEnvironment = try await CommandRunner.run(["list", "--store", url, "--key", key, "--json"], environment: ["CONSUL_HTTP_TOKEN": token])
+        #expect(viaEnvironment.status == 0, "\(viaEnvironment.stderr)")
+        #expect(try NodeListDocument.decode(Array(viaEnvironment.stdout.utf8), version: 0).nodes.map(\.name) == ["n1", "n2"])
+        let denied = try await CommandRunner.run(["list", "--store", url, "--key", key], environment: ["CONSUL_HTTP_TOKEN": wrongToken])
+        #expect(denied.status != 0)
+        #expect(denied.stderrLines.count == 1 && denied.stderr.contains("403"), "\(denied.stderr)")
+        texts += [viaFile.stdout, viaFile.stderr, viaEnvironment.stdout, viaEnvironment.stderr, denied.stdout, denied.stderr]
+        #expect(standIn.recordedRequests.contains { $0.header("X-Consul-Token") == token }, "the token was sent")
+        try await standIn.shutdown()
+        logs.expectNoSecrets([token, wrongToken], alsoIn: texts)
+    }
+
+    @Test("command: credential and TLS flag mistakes end in one clear line before anything is sent, never quoting a secret file's content",
+          arguments: [
+            (["--store", "etcd://127.0.0.1:1", "--user", "root"], "no password for user root"),
+            (["--store", "etcd://127.0.0.1:1", "--user", "root", "--password-file", "/nonexistent/pw"], "cannot read --password-file /nonexistent/pw"),
+            (["--store", "etcd://127.0.0.1:1", "--password-file", "SECRET_FILE"], "--password-file needs --user"),
+            (["--store", "etcds://127.0.0.1:1", "--cert-file", "/x.pem"], "--cert-file and --key-file go together"),
+            (["--store", "etcd://127.0.0.1:1", "--token-file", "SECRET_FILE"], "--token-file is for Consul"),
+            (["--store", "consul://127.0.0.1:1", "--user", "root"], "--user is not used with Consul"),
+            (["--store", "etcd://127.0.0.1:1", "--ca-file", "/ca.pem"], "is plaintext — use etcds://"),
+            (["--store", "zookeeper://127.0.0.1:1", "--ca-file", "/ca.pem"], "TLS to ZooKeeper is not supported"),
+            (["--store", "etcd://root@127.0.0.1:1", "--password-file", "EMPTY_FILE"], "is empty"),
+          ])
+    func credentialFlagMistakes(_ arguments: [String], _ expected: String) async throws {
+        let secret = "flag-secret-\(UUID().uuidString)"
+        TestSecrets.register([secret])
+        let secretFile = try Self.secretFile(secret)
+        let emptyFile = try Self.secretFile("")
+        try Data().write(to: URL(fileURLWithPath: emptyFile))
+        defer { for file in [secretFile, emptyFile] { try? FileManager.default.removeItem(atPath: file) } }
+        let resolved = arguments.map { $0 == "SECRET_FILE" ? secretFile : $0 == "EMPTY_FILE" ? emptyFile : $0 }
+        let start = ContinuousClock.now
+        let result = try await CommandRunner.run(["list", "--key", "/k"] + resolved, environment: ["AUTOCLUSTER_STORE_PASSWORD": ""])
+        #expect(ContinuousClock.now - start < .seconds(10), "failed before connecting")
+        #expect(result.status != 0)
+        #expect(result.stderrLines.count == 1, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("autocluster: error:") && result.stderr.contains(expected), "\(result.stderr)")
+        #expect(!result.stderr.contains(secret) && !result.stdout.contains(secret))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import StoreTestSupport
 import Testing
 import ZooKeeper
 
@@ -29,6 +30,7 @@ final class CapturingLogHandler: LogHandler, Sendable {
     func log(event: LogEvent) {
         let flat = (event.metadata ?? [:]).mapValues { "\($0)" }
         entries.withLock { $0.append(Entry(level: event.level, message: "\(event.message)", metadata: flat)) }
+        TestLogCapture.record("\(event.level) zookeeper-test \(event.message) \(flat)")  // the whole-run secret scan
     }
 }
 
