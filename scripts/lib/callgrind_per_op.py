@@ -15,7 +15,7 @@ import re, subprocess, sys
 line = re.compile(r"^\s*([\d,]+)\s+\([\s\d.]+%\)\s+(\S.*)$")
 
 def costs(path, inclusive):
-    args = ["callgrind_annotate", "--threshold=100"] + (["--inclusive=yes"] if inclusive else []) + [path]
+    args = ["callgrind_annotate", "--threshold=100", "--auto=no"] + (["--inclusive=yes"] if inclusive else []) + [path]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     result = {}
     for text in out.splitlines():
