@@ -18,6 +18,10 @@ zk_watches=1000
 growth=1000000
 if [ "${1:-}" = "--quick" ]; then count=2000; memory_watchers=1000; zk_watches=200; growth=50000; fi
 
+# The CPU-profile section of BENCHMARKS.md (from scripts/profile.sh, edited by hand) is kept.
+profile_section=""
+if [ -f BENCHMARKS.md ]; then profile_section=$(sed -n '/^## CPU profile/,$p' BENCHMARKS.md); fi
+
 scripts/install-deps.sh
 missing=()
 for p in python3-etcd3 python3-kazoo gcc; do
@@ -132,4 +136,5 @@ done
   echo "| workload | AutoCluster ops/s | peer ops/s | ratio |"
   echo "|---|---|---|---|"
   printf '%s\n' "${peer_lines[@]}"
+  if [ -n "$profile_section" ]; then echo; printf '%s\n' "$profile_section"; fi
 } | tee BENCHMARKS.md

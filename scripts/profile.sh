@@ -18,7 +18,8 @@
 # entry in user space), NOT the latency of handing a call from one thread to another (futex and
 # eventfd wake-ups, scheduler): wall-clock ratios (scripts/bench.sh) include that, these do not.
 # Batching also differs: with 64 in flight, how many calls share one read/write depends on
-# thread timing, which callgrind changes.
+# thread timing, which callgrind changes. For the hand-offs, a second table counts context
+# switches and CPU time per op (perf stat, native runs), when perf is installed.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -94,7 +95,18 @@ h2load_command() {  # METHOD BODY DEPTH: sets ref; per_op appends the op count (
        -d "$work/$2" "$etcd/etcdserverpb.KV/$1" -n)
 }
 
+# perf_stat NAME COMMAND...: a native run (no valgrind) under perf stat; prints
+# "<context switches> <task-clock ms>" (all threads of the process).
+perf_stat() {
+  local name="$1"; shift
+  perf stat -x, -e context-switches,task-clock -o "$out/$name.perf" "$@" >/dev/null 2>&1 || { echo "0 0"; return; }
+  awk -F, '/context-switches/ { cs = $1 } /task-clock/ { ms = $1 } END { print cs + 0, ms + 0 }' "$out/$name.perf"
+}
+have_perf=0
+perf stat -e context-switches -- true >/dev/null 2>&1 && have_perf=1
+
 rows=()
+switch_rows=()
 for w in "${workloads[@]}"; do
   IFS=- read -r store op depth <<<"$w"
   case "$store-$op" in
@@ -107,6 +119,11 @@ for w in "${workloads[@]}"; do
   o=$(per_op "ours-$w" "${ours[@]}")
   r=$(per_op "ref-$w" "${ref[@]}")
   rows+=("| $w | $o | $r | $refname | $(awk -v o="$o" -v r="$r" 'BEGIN { printf "%.2f", o / r }') |")
+  if [ "$have_perf" = 1 ]; then
+    read -r ocs oms < <(perf_stat "ours-$w" "${ours[@]}" "$large")
+    read -r rcs rms < <(perf_stat "ref-$w" "${ref[@]}" "$large")
+    switch_rows+=("| $w | $(awk -v c="$ocs" -v m="$oms" -v n="$large" 'BEGIN { printf "%.2f | %.1f", c / n, m * 1000 / n }') | $(awk -v c="$rcs" -v m="$rms" -v n="$large" 'BEGIN { printf "%.2f | %.1f", c / n, m * 1000 / n }') |")
+  fi
 done
 
 echo
@@ -115,7 +132,23 @@ echo
 echo "| workload | AutoCluster instr/op | reference instr/op | reference | ours / reference |"
 echo "|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
+if [ "$have_perf" = 1 ]; then
+  echo
+  echo "Context switches and CPU time per operation (perf stat -e context-switches,task-clock, a native run of $large ops, all threads, set-up included)"
+  echo
+  echo "| workload | AutoCluster switches/op | AutoCluster CPU µs/op | reference switches/op | reference CPU µs/op |"
+  echo "|---|---|---|---|---|"
+  printf '%s\n' "${switch_rows[@]}"
+fi
 
+for w in "${workloads[@]}"; do
+  echo
+  echo "## $w: where the instructions per op go (self cost by library or Swift module)"
+  echo "AutoCluster:"
+  python3 scripts/lib/callgrind_per_op.py --components "$out/ours-$w-$small.callgrind" "$out/ours-$w-$large.callgrind" $((large - small))
+  echo "reference:"
+  python3 scripts/lib/callgrind_per_op.py --components "$out/ref-$w-$small.callgrind" "$out/ref-$w-$large.callgrind" $((large - small))
+done
 for w in "${workloads[@]}"; do
   echo
   echo "## $w: AutoCluster's functions, instructions per op ((Ir($large) - Ir($small)) / $((large - small)))"

@@ -6,7 +6,7 @@ extension ZooKeeperClient.Configuration: CustomStringConvertible, CustomDebugStr
             + "connectTimeout: \(connectTimeout), operationTimeout: \(operationTimeout), "
             + "authentication: [\(authentication.map { "\($0.scheme):***" }.joined(separator: ", "))], "
             + "session: \(session.map { "\($0)" } ?? "nil"), reopenExpiredSession: \(reopenExpiredSession), "
-            + "allowReadOnly: \(allowReadOnly), maximumDataSize: \(maximumDataSize))"
+            + "allowReadOnly: \(allowReadOnly), maximumDataSize: \(maximumDataSize), hostResolutionInterval: \(hostResolutionInterval))"
     }
 
     /// Same as ``description``: credentials are redacted.
@@ -18,7 +18,7 @@ extension ZooKeeperClient.Configuration: CustomStringConvertible, CustomDebugStr
             "connectString": connectString, "sessionTimeout": sessionTimeout, "connectTimeout": connectTimeout,
             "operationTimeout": operationTimeout, "authentication": authentication.map { "\($0.scheme):***" },
             "session": session.map { "\($0)" } as Any, "reopenExpiredSession": reopenExpiredSession,
-            "allowReadOnly": allowReadOnly, "maximumDataSize": maximumDataSize,
+            "allowReadOnly": allowReadOnly, "maximumDataSize": maximumDataSize, "hostResolutionInterval": hostResolutionInterval,
         ])
     }
 }

@@ -38,6 +38,12 @@ extension ZooKeeperClient {
         /// The largest data accepted by `create`/`set`, checked before sending: ZooKeeper's own
         /// limit (`jute.maxbuffer`) is 1 MiB by default. Default 1 048 576 bytes.
         public var maximumDataSize: Int
+        /// How often, at most, the C client re-resolves the connect string's host names while
+        /// connected (`zoo_set_servers_resolution_delay`); it always does on connection loss.
+        /// The C library's own default re-resolves (getaddrinfo, then a reshuffle) every time it
+        /// polls its socket — about 20,000 instructions on every request (scripts/profile.sh).
+        /// `.zero` restores that. Default 1 s.
+        public var hostResolutionInterval: Duration
         /// Where the client and the C library log. The C library's messages arrive through its
         /// log callback (never stderr): its errors at `.warning`, warnings at `.notice`, info at
         /// `.debug`, debug at `.trace`. Default: a logger labelled `autocluster.zookeeper`.
@@ -57,6 +63,7 @@ extension ZooKeeperClient {
             self.reopenExpiredSession = true
             self.allowReadOnly = false
             self.maximumDataSize = 1_048_576
+            self.hostResolutionInterval = .seconds(1)
             self.logger = Logger(label: "autocluster.zookeeper")
         }
     }

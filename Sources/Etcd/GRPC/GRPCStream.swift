@@ -32,7 +32,8 @@ final class GRPCStream: @unchecked Sendable {
     var metadata: [(String, String)] = []
     var finished = false
     var cancelRequested = false
-    var deadline: Scheduled<Void>?
+    /// The call's timeout (its deadline is checked by the connection's one deadline timer).
+    var timeout: Duration?
     /// When the call's deadline passes (also sent to the server as grpc-timeout).
     var deadlineAt: NIODeadline?
 

@@ -8,20 +8,51 @@ enum Validation {
             .badArguments("invalid znode path \"\(path.replacingNUL)\": \(why) — paths are absolute like \"/app/config\"",
                           path: path)
         }
-        guard !path.isEmpty else { throw reject("it is empty") }
-        guard path.first == "/" else { throw reject("it is relative (must start with \"/\")") }
-        guard !path.utf8.contains(0) else { throw reject("it contains a NUL character") }
-        if path == "/" { return }
-        var body = Substring(path.dropFirst())
-        if path.last == "/" {
+        // One pass over the UTF-8 bytes: Character-wise (first, last, split) this cost ~11,700
+        // instructions per call, a sixth of a get (scripts/profile.sh).
+        let utf8 = path.utf8
+        guard let first = utf8.first else { throw reject("it is empty") }
+        guard first == UInt8(ascii: "/") else { throw reject("it is relative (must start with \"/\")") }
+        let count = utf8.count
+        if count == 1 { return }
+        let trailing = utf8.last == UInt8(ascii: "/")
+        let end = trailing ? count - 1 : count  // the body is bytes 1..<end
+        var hasNUL = false
+        var problem: String?
+        var componentLength = 0
+        var dots = 0
+        var offset = 0
+        for byte in utf8 {
+            defer { offset += 1 }
+            if byte == 0 { hasNUL = true }
+            guard offset >= 1, offset <= end, problem == nil else { continue }
+            if offset == end || byte == UInt8(ascii: "/") {
+                if componentLength == 0 {
+                    problem = "it contains an empty component (\"//\")"
+                } else if dots == componentLength, dots <= 2 {
+                    problem = "it contains a \"\(dots == 1 ? "." : "..")\" component"
+                }
+                componentLength = 0
+                dots = 0
+                if offset == end { continue }
+            } else {
+                componentLength += 1
+                if byte == UInt8(ascii: ".") { dots += 1 }
+            }
+        }
+        if end == count, problem == nil {  // the last component ends with the string
+            if componentLength == 0 {
+                problem = "it contains an empty component (\"//\")"
+            } else if dots == componentLength, dots <= 2 {
+                problem = "it contains a \"\(dots == 1 ? "." : "..")\" component"
+            }
+        }
+        guard !hasNUL else { throw reject("it contains a NUL character") }
+        if trailing {
             guard allowTrailingSlash else { throw reject("it ends with \"/\"") }
-            body = body.dropLast()
-            if body.isEmpty { return }
+            if end == 1 { return }
         }
-        for component in body.split(separator: "/", omittingEmptySubsequences: false) {
-            if component.isEmpty { throw reject("it contains an empty component (\"//\")") }
-            if component == "." || component == ".." { throw reject("it contains a \"\(component)\" component") }
-        }
+        if let problem { throw reject(problem) }
     }
 
     static func data(_ data: [UInt8], limit: Int, path: String) throws {

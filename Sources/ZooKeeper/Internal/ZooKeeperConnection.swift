@@ -211,6 +211,7 @@ final class ZooKeeperConnection: Sendable {
                 throw ZooKeeperError(code: .systemError,
                                      message: "zookeeper_init failed for \"\(configuration.connectString)\": \(String(cString: strerror(code))) — check the host names")
             }
+            _ = zoo_set_servers_resolution_delay(pointer, Int32(clamping: max(configuration.hostResolutionInterval.milliseconds, 0)))
             // Credentials are queued now and sent as soon as the session is connected; the C
             // client re-sends them after every reconnect of this session.
             let extra = state.withLock { $0.addedAuth }
