@@ -8,6 +8,7 @@
  * DEPTH 1 uses the synchronous zoo_get / zoo_set (one request at a time);
  * DEPTH > 1 keeps DEPTH requests outstanding with zoo_aget / zoo_aset.
  * Prints one line: "ops_per_sec=<n> errors=<n>".
+ * ZK_REF_RESOLUTION_DELAY_MS=N: zoo_set_servers_resolution_delay(zh, N) after connecting.
  */
 #define THREADED 1
 #include <zookeeper/zookeeper.h>
@@ -75,6 +76,11 @@ int main(int argc, char **argv) {
     zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
     zhandle_t *zh = zookeeper_init(host, watcher, 10000, NULL, NULL, 0);
     if (!zh) { perror("zookeeper_init"); return 1; }
+    /* The library re-resolves the host names every time it polls its socket unless given a
+     * delay; ZooKeeperClient sets one (hostResolutionInterval, 1 s). Same setting here when
+     * ZK_REF_RESOLUTION_DELAY_MS is set, for a like-for-like comparison. */
+    const char *delay = getenv("ZK_REF_RESOLUTION_DELAY_MS");
+    if (delay) zoo_set_servers_resolution_delay(zh, atoi(delay));
     pthread_mutex_lock(&lock);
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
