@@ -96,7 +96,7 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
                     chroot = trimmed
                 }
             } else if path != "/" {
-                throw invalid("a path is only meaningful for zookeeper:// (its chroot)")
+                throw invalid("a path is only meaningful for a ZooKeeper URL (its chroot)")
             }
         }
         guard !rest.contains("@") else { throw invalid("the host list contains \"@\"") }
@@ -121,7 +121,7 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
                 throw invalid("\"\(entry)\" is not HOST or HOST:PORT with a port in 1…65535")
             }
         }
-        if kind == .consul && hosts.count > 1 { throw invalid("consul:// takes one agent address") }
+        if kind == .consul && hosts.count > 1 { throw invalid("a Consul URL takes one agent address") }
         self.hosts = hosts
     }
 

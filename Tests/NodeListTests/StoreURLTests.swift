@@ -105,4 +105,20 @@ import Testing
         // A lone user (maybe a token) is not shown either.
         #expect(!"\(try StoreURL(parsing: "consul://tok-secret@c:8500").credentials!)".contains("secret"))
     }
+
+    // Found by Fuzz/FuzzStoreURL (crash-92eb3f48…): "etcd://er://@…" — the text before the "@"
+    // ("er://") appeared in the error because its fixed explanation said "zookeeper://".
+    @Test(arguments: ["etcd://er://@\u{FFFD}:1", "etcds://er://@h:1,h2:1", "etcd://a,er://@h"])
+    func fixedExplanationsQuoteNoURLText(_ text: String) {
+        do {
+            _ = try StoreURL(parsing: text)
+            Issue.record("parsed \(text)")
+        } catch let error as NodeListError {
+            #expect(error.code == .invalidStoreURL)
+            let explained = error.message.components(separatedBy: " — expected ").first ?? error.message
+            #expect(!explained.contains("er://"), "\(error.message)")
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
 }
