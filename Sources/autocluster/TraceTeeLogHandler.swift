@@ -1,19 +1,19 @@
 import Foundation
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// `$AUTOCLUSTER_TRACE_LOG`: a file that gets every log line at trace level, whatever
 /// `--log-level` says (which still decides what goes to stderr). For debugging a deployment,
 /// and for the test suite's whole-run secret scan. Secrets are never logged, so the file holds none.
 final class TraceFile: Sendable {
-    private let fd: Mutex<Int32>
-    private static let files = Mutex<[String: TraceFile]>([:])
+    private let fd: NIOLockedValueBox<Int32>
+    private static let files = NIOLockedValueBox<[String: TraceFile]>([:])
 
-    private init(fd: Int32) { self.fd = Mutex(fd) }
+    private init(fd: Int32) { self.fd = NIOLockedValueBox(fd) }
 
     /// The one writer of `path` in this process (nil when it cannot be opened).
     static func shared(_ path: String) -> TraceFile? {
-        files.withLock { files in
+        files.withLockedValue { files in
             if let file = files[path] { return file }
             let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
             guard fd >= 0 else { return nil }
@@ -25,7 +25,7 @@ final class TraceFile: Sendable {
 
     /// Appends one line with a single write (O_APPEND keeps lines of several processes whole).
     func append(_ line: String) {
-        fd.withLock { fd in
+        fd.withLockedValue { fd in
             var bytes = Array((line + "\n").utf8)[...]
             while !bytes.isEmpty {
                 let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }

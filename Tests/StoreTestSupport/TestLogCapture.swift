@@ -6,7 +6,7 @@ import Musl
 import Darwin
 #endif
 import Logging
-import Synchronization
+
 
 /// Whole-run log capture for the secret scan of `scripts/test.sh`.
 ///
@@ -59,7 +59,7 @@ public enum TestLogCapture {
             var fd: Int32 = -1
             var buffer: [UInt8] = []
         }
-        private let state = Mutex(State())
+        private let state = TestMutex(State())
 
         func openFile(_ path: String) -> Bool {
             state.withLock { state in

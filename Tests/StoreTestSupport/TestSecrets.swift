@@ -5,7 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
+
 
 /// The secrets the tests use, registered so that `scripts/test.sh` can check that none of them
 /// appears in any log line or error text of the whole run (see ``TestLogCapture``).
@@ -14,7 +14,7 @@ import Synchronization
 /// one per line; without it registering does nothing. Secrets shorter than 8 characters are
 /// not registered (they would match ordinary text).
 public enum TestSecrets {
-    private static let lock = Mutex(())
+    private static let lock = TestMutex(())
 
     /// Registers `secrets` for the end-of-run scan.
     public static func register(_ secrets: [String]) {
