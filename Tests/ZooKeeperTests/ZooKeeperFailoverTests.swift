@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import StoreTestSupport
 import Testing
 import ZooKeeper
@@ -79,7 +80,10 @@ struct ZooKeeperFailoverTests {
             var configuration = ZooKeeperClient.Configuration(connectString: servers.standaloneConnect, sessionTimeout: .seconds(30))
             configuration.operationTimeout = .seconds(2)
             let zk = try await ZooKeeperClient.connect(configuration)
-            let closing = try await ZooKeeperClient.connect(configuration)
+            let closeLog = CapturingLogHandler()
+            var closingConfiguration = configuration
+            closingConfiguration.logger = Logger(label: "closing") { _ in closeLog }
+            let closing = try await ZooKeeperClient.connect(closingConfiguration)
             try await servers.kill("zookeeper", signal: "STOP")
 
             let start = ContinuousClock.now
@@ -108,8 +112,18 @@ struct ZooKeeperFailoverTests {
             #expect(ContinuousClock.now - closeStart < .seconds(5), "close took \(ContinuousClock.now - closeStart)")
             #expect(outcomes == Array(repeating: "closed", count: 20))
 
+            // The 20 creates were sent: the C client would lose them (and leak their memory) if
+            // its handle were closed now, so it is closed in the background once they are answered.
+            #expect(!closeLog.captured.contains { $0.message == "ZooKeeper handle closed" }, "closed with calls in flight")
             try await servers.kill("zookeeper", signal: "CONT")
             #expect(try await ZK.retrying { try await zk.exists("/") } != nil)
+            let closedBy = ContinuousClock.now + .seconds(20)
+            while !closeLog.captured.contains(where: { $0.message == "ZooKeeper handle closed" }), ContinuousClock.now < closedBy {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let closeLines = closeLog.captured.filter { $0.message.hasPrefix("ZooKeeper handle closed") || $0.message.hasPrefix("ZooKeeper calls unanswered") }
+            #expect(closeLines.map { $0.metadata["zookeeper.unanswered"] } == ["0", "0"], "\(closeLines)")
+            #expect(closeLines.allSatisfy { $0.level == .debug }, "\(closeLines)")
             await zk.close()
         } catch {
             await servers.stop()

@@ -9,16 +9,16 @@ final class ZooKeeperHandle: @unchecked Sendable {
     // by the single `zookeeper_close` after it was taken out of that slot.
     let pointer: OpaquePointer
     let context: Unmanaged<HandleContext>
+    private let logger: Logger
 
-    init(pointer: OpaquePointer, context: Unmanaged<HandleContext>) {
+    init(pointer: OpaquePointer, context: Unmanaged<HandleContext>, logger: Logger) {
         self.pointer = pointer
         self.context = context
+        self.logger = logger
     }
 
     /// Call contexts retained for this handle's C client and not yet taken back by their
-    /// completion. The 3.8 C client drops completions of requests still queued when
-    /// `zookeeper_close` runs (it queues them after its completion thread stopped), so what is
-    /// left here after `zookeeper_close` returned is released then — no callback can run any more.
+    /// completion: the calls sent on it that the C client has not completed yet.
     private let outstanding = Locked<[ObjectIdentifier: Unmanaged<AnyObject>]>([:])
 
     func adopt(_ box: AnyObject, _ context: Unmanaged<AnyObject>) {
@@ -29,34 +29,110 @@ final class ZooKeeperHandle: @unchecked Sendable {
         _ = outstanding.withLock { $0.removeValue(forKey: ObjectIdentifier(box)) }
     }
 
-    private func releaseOutstanding() {
+    private func releaseOutstanding() -> Int {
         let leftover = outstanding.withLock { o -> [Unmanaged<AnyObject>] in
             defer { o = [:] }
             return Array(o.values)
         }
         for context in leftover { context.release() }
+        return leftover.count
+    }
+
+    /// How long `close()` waits for the calls already sent on a handle to be answered before
+    /// it closes the handle (see ``closeOnThread()``).
+    static let closeDrainTime: Duration = .seconds(1)
+
+    /// Whether the C client's I/O thread has nothing under way that would queue a session event:
+    /// no handshake awaiting the server's answer, and its last state change already delivered.
+    /// (An event it queues while `zookeeper_close` runs is lost the same way as a call's
+    /// completion.) While (re)connecting to a server that does not answer, nothing is queued.
+    private var sessionSettled: Bool {
+        let now = zoo_state(pointer)
+        if now == czk_associating_state() { return false }
+        if now == 0 || now == czk_connecting_state() || now == czk_notconnected_state() { return true }
+        return now == context.takeUnretainedValue().deliveredState.withLock { $0 }
+    }
+
+    /// Waits, on the calling (blocking, non-pool) thread, until the C client has completed
+    /// every call sent on this handle and its session state is settled, or `limit` has passed.
+    /// Returns how many calls are left.
+    private func waitForCompletions(upTo limit: Duration) -> Int {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            let left = outstanding.withLock { $0.count }
+            if left == 0 && sessionSettled { return 0 }
+            if ContinuousClock.now >= deadline { return left }
+            usleep(1_000)
+        }
+    }
+
+    /// How long the C client can keep a call unanswered before it gives up on the connection
+    /// and completes the call with a connection loss: two thirds of the negotiated session
+    /// timeout without a packet (or a connect attempt's timeout), plus a margin.
+    private var connectionGiveUpTime: Duration {
+        .milliseconds(max(Int(zoo_recv_timeout(pointer)), 1_000)) + .seconds(2)
     }
 
     /// `zookeeper_close` blocks (it flushes the close request), so it runs on its own thread,
     /// never on the cooperative pool. After it returns no callback of this handle runs, so its
     /// context is released then.
+    ///
+    /// The 3.8 C client loses the calls still in flight when `zookeeper_close` runs: it queues
+    /// their `ZCLOSING` completions while its completion thread is already stopping, and never
+    /// runs or frees them (ZOOKEEPER-2894, unfixed upstream) — about 320 bytes of the library's
+    /// memory per call. So the handle is closed only once every call sent on it has been
+    /// completed by the C client: `close()` waits up to ``closeDrainTime`` for the server's
+    /// answers (milliseconds on a live connection). If the server does not answer (frozen,
+    /// partitioned), `close()` returns then and the handle is closed in the background as soon
+    /// as the C client has completed those calls — at the latest when it gives up on the
+    /// connection (two thirds of the session timeout).
     func closeOnThread() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             Thread { [self] in
-                zookeeper_close(pointer)
-                releaseOutstanding()
-                context.release()
-                continuation.resume()
+                if waitForCompletions(upTo: Self.closeDrainTime) == 0 {
+                    closeNow()
+                    continuation.resume()
+                } else {
+                    continuation.resume()
+                    closeWhenDrained(after: Self.closeDrainTime)
+                }
             }.start()
         }
     }
 
     func closeDetached() {
         Thread { [self] in
-            zookeeper_close(pointer)
-            releaseOutstanding()
-            context.release()
+            closeWhenDrained(after: .zero)
         }.start()
+    }
+
+    /// Closes the handle once the C client has completed every call sent on it, or when it
+    /// should have given up on the connection (then the rest is lost, see ``closeNow()``).
+    private func closeWhenDrained(after waited: Duration) {
+        let start = ContinuousClock.now
+        let left = waitForCompletions(upTo: connectionGiveUpTime)
+        if waited > .zero {
+            logger.debug("ZooKeeper calls unanswered at close were waited for in the background", metadata: [
+                "zookeeper.waited_ms": "\((waited + (ContinuousClock.now - start)).milliseconds)",
+                "zookeeper.unanswered": "\(left)",
+            ])
+        }
+        closeNow()
+    }
+
+    private func closeNow() {
+        let inFlight = outstanding.withLock { $0.count }
+        zookeeper_close(pointer)
+        let lost = releaseOutstanding()
+        context.release()
+        if inFlight > 0 {
+            logger.warning("ZooKeeper handle closed with calls the server never answered: the C client drops them (ZOOKEEPER-2894)", metadata: [
+                "zookeeper.unanswered": "\(inFlight)",
+                "zookeeper.completions_lost": "\(lost)",
+            ])
+        } else {
+            logger.debug("ZooKeeper handle closed", metadata: ["zookeeper.unanswered": "0"])
+        }
     }
 }
 
@@ -65,6 +141,8 @@ final class ZooKeeperHandle: @unchecked Sendable {
 final class HandleContext: Sendable {
     let connection: ZooKeeperConnection
     let generation: Int
+    /// The last session state the C client's completion thread delivered to the global watcher.
+    let deliveredState = Locked<Int32>(0)
     init(connection: ZooKeeperConnection, generation: Int) {
         self.connection = connection
         self.generation = generation
@@ -223,7 +301,7 @@ final class ZooKeeperConnection: Sendable {
                 }
             }
             let previous = slot
-            slot = ZooKeeperHandle(pointer: pointer, context: context)
+            slot = ZooKeeperHandle(pointer: pointer, context: context, logger: logger)
             logger.debug("ZooKeeper handle opened", metadata: ["generation": "\(generation)", "resuming": "\(session != nil)"])
             return previous
         }
@@ -665,13 +743,14 @@ final class ZooKeeperConnection: Sendable {
 func zooKeeperGlobalWatcher(_ zh: OpaquePointer?, _ type: Int32, _ state: Int32,
                             _ path: UnsafePointer<CChar>?, _ context: UnsafeMutableRawPointer?) {
     guard type == czk_session_event(), let context else { return }
+    let handleContext = Unmanaged<HandleContext>.fromOpaque(context).takeUnretainedValue()
+    handleContext.deliveredState.withLock { $0 = state }
     // The C client takes any 40 bytes after the length prefix as the server's handshake answer.
     // A real server never negotiates a session timeout ≤ 0: such a "session" came from something
     // that is not ZooKeeper (or a corrupted answer), so it is not reported as connected.
     if state == czk_connected_state() || state == czk_readonly_state(), let zh, zoo_recv_timeout(zh) <= 0 {
         return
     }
-    let handleContext = Unmanaged<HandleContext>.fromOpaque(context).takeUnretainedValue()
     handleContext.connection.sessionEvent(state: state, generation: handleContext.generation)
 }
 
