@@ -113,7 +113,11 @@ let package = Package(
         // whether a missing one is a failure (AUTOCLUSTER_REQUIRE_STORES=1).
         .target(
             name: "StoreTestSupport",
-            dependencies: [.product(name: "Logging", package: "swift-log")],  // the whole-run log capture (TestLogCapture)
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),  // the whole-run log capture (TestLogCapture)
+                .product(name: "NIOCore", package: "swift-nio"),  // ScriptedServer
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "Tests/StoreTestSupport"),
         // An in-process HTTP server implementing Consul's documented KV/session
         // semantics, for when no real Consul is reachable (see DESIGN.md).

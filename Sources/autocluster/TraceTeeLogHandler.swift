@@ -40,12 +40,20 @@ final class TraceFile: Sendable {
 struct TraceTeeLogHandler: LogHandler {
     let label: String
     let file: TraceFile
-    var metadata: Logger.Metadata = [:]
     private var requestedLevel: Logger.Level = .info
+    /// The stderr writer, made once; it holds the handler's metadata (and keeps it rendered).
+    private var stderr: StreamLogHandler
 
     init(label: String, file: TraceFile) {
         self.label = label
         self.file = file
+        stderr = StreamLogHandler.standardError(label: label)
+        stderr.logLevel = .trace
+    }
+
+    var metadata: Logger.Metadata {
+        get { stderr.metadata }
+        set { stderr.metadata = newValue }
     }
 
     /// `.trace` towards the logger, so every line arrives here; setting it sets the stderr level.
@@ -65,9 +73,6 @@ struct TraceTeeLogHandler: LogHandler {
         let error = event.error.map { " error=\($0)" } ?? ""
         file.append("\(event.level) \(label) pid=\(getpid()) [\(event.source)] \(event.message) \(rendered)\(error)")
         if event.level >= requestedLevel {
-            var stderr = StreamLogHandler.standardError(label: label)
-            stderr.metadata = metadata
-            stderr.logLevel = .trace
             stderr.log(event: event)
         }
     }

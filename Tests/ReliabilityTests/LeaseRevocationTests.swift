@@ -37,18 +37,10 @@ struct LeaseRevocationTests {
         let ttl = Duration.seconds(3)
 
         // The member: listed in a node list, present under a lease it keeps alive.
-        let store = NodeListStore(backend: .etcd(member), key: listKey, probe: NoProbe())
-        let me = ClusterNode(name: "m1", address: "127.0.0.1:7001")
-        try await store.join(me)
-        let listBefore = try #require(try await other.get(listKey))
-        let lease = try await member.grantLease(ttl: ttl)
-        try await member.put(presenceKey, value: Array("m1".utf8), lease: lease.id)
-        let events = Locked<[Stamped]>([])
-        let keeperEnded = Locked(false)
-        let keeper = Task {
-            defer { keeperEnded.withLock { $0 = true } }
-            for try await event in member.keepAlive(lease.id) { events.withLock { $0.append((event, .now)) } }
-        }
+        let m1 = try await KeptAliveMember.start(
+            member: member, other: other, listKey: listKey, presenceKey: presenceKey, presence: Array("m1".utf8), ttl: ttl)
+        let (store, me, listBefore, lease, events, keeperEnded, keeper) =
+            (m1.store, m1.me, m1.listBefore, m1.lease, m1.events, m1.keeperEnded, m1.keeper)
         // Kept alive past its TTL: the keep-alive works before anything is revoked.
         try await Task.sleep(for: ttl + .seconds(1))
         #expect(events.value.filter { $0.event != .expired }.count >= 2, "renewals before the revoke: \(events.value.map(\.event))")
@@ -102,18 +94,8 @@ struct LeaseRevocationTests {
         #expect(try await store.nodes().map(\.incarnation) == [me.incarnation])
 
         // The same client grants a fresh lease and keeps it alive past two TTLs.
-        let fresh = try await member.grantLease(ttl: ttl)
+        let (fresh, freshKeeper) = try await m1.keepFreshLeaseAlive()
         #expect(fresh.id != lease.id)
-        try await member.put(presenceKey, value: Array("m1".utf8), lease: fresh.id)
-        let renewals = Locked(0)
-        let freshKeeper = Task {
-            for try await event in member.keepAlive(fresh.id) {
-                if case .renewed = event { renewals.withLock { $0 += 1 } }
-            }
-        }
-        try await Task.sleep(for: ttl * 2)
-        #expect(renewals.value >= 3, "renewals of the fresh lease in two TTLs: \(renewals.value)")
-        #expect(try await other.get(presenceKey)?.lease == fresh.id.rawValue)
         #expect(try await other.leaseTimeToLive(fresh.id).remaining != nil)
 
         freshKeeper.cancel()
@@ -145,18 +127,9 @@ struct LeaseRevocationFaultTests {
         let presenceKey = "/lease-revoke/presence/m1"
         let ttl = Duration.seconds(3)
 
-        let store = NodeListStore(backend: .etcd(member), key: listKey, probe: NoProbe())
-        let me = ClusterNode(name: "m1", address: "127.0.0.1:7001")
-        try await store.join(me)
-        let listBefore = try #require(try await other.get(listKey))
-        let lease = try await member.grantLease(ttl: ttl)
-        try await member.put(presenceKey, value: [1], lease: lease.id)
-        let events = Locked<[LeaseRevocationTests.Stamped]>([])
-        let keeperEnded = Locked(false)
-        let keeper = Task {
-            defer { keeperEnded.withLock { $0 = true } }
-            for try await event in member.keepAlive(lease.id) { events.withLock { $0.append((event, .now)) } }
-        }
+        let m1 = try await KeptAliveMember.start(
+            member: member, other: other, listKey: listKey, presenceKey: presenceKey, presence: [1], ttl: ttl)
+        let (listBefore, lease, events, keeperEnded, keeper) = (m1.listBefore, m1.lease, m1.events, m1.keeperEnded, m1.keeper)
         try await Task.sleep(for: ttl + .seconds(1))
         #expect(events.value.filter { $0.event != .expired }.count >= 2, "renewals before the freeze: \(events.value.map(\.event))")
 
@@ -200,8 +173,59 @@ struct LeaseRevocationFaultTests {
         #expect(listAfter.value == listBefore.value)
         #expect(listAfter.modRevision == listBefore.modRevision)
 
+        let (_, freshKeeper) = try await m1.keepFreshLeaseAlive()
+        freshKeeper.cancel()
+        _ = try? await freshKeeper.value
+        await member.close()
+        await other.close()
+    }
+}
+
+/// The member both suites revoke a lease under: listed in the node list at `listKey` (joined
+/// through `member`) and present at `presenceKey` under a lease of `ttl` that `member` keeps alive.
+private struct KeptAliveMember {
+    let member: EtcdClient
+    let other: EtcdClient
+    let presenceKey: String
+    let presence: [UInt8]
+    let ttl: Duration
+    let store: NodeListStore
+    let me: ClusterNode
+    /// The node list as `other` read it right after the join.
+    let listBefore: EtcdKeyValue
+    let lease: EtcdLease
+    /// Every keep-alive event, stamped with when it arrived.
+    let events: Locked<[LeaseRevocationTests.Stamped]>
+    /// Set once the keep-alive sequence has ended.
+    let keeperEnded: Locked<Bool>
+    /// Iterates `member.keepAlive(lease.id)` into `events`.
+    let keeper: Task<Void, any Error>
+
+    static func start(member: EtcdClient, other: EtcdClient, listKey: String, presenceKey: String,
+                      presence: [UInt8], ttl: Duration) async throws -> KeptAliveMember {
+        let store = NodeListStore(backend: .etcd(member), key: listKey, probe: NoProbe())
+        let me = ClusterNode(name: "m1", address: "127.0.0.1:7001")
+        try await store.join(me)
+        let listBefore = try #require(try await other.get(listKey))
+        let lease = try await member.grantLease(ttl: ttl)
+        try await member.put(presenceKey, value: presence, lease: lease.id)
+        let events = Locked<[LeaseRevocationTests.Stamped]>([])
+        let keeperEnded = Locked(false)
+        let keeper = Task {
+            defer { keeperEnded.withLock { $0 = true } }
+            for try await event in member.keepAlive(lease.id) { events.withLock { $0.append((event, .now)) } }
+        }
+        return KeptAliveMember(
+            member: member, other: other, presenceKey: presenceKey, presence: presence, ttl: ttl, store: store, me: me,
+            listBefore: listBefore, lease: lease, events: events, keeperEnded: keeperEnded, keeper: keeper)
+    }
+
+    /// After the revoke: `member` grants a fresh lease, puts the presence key under it and keeps
+    /// it alive for two TTLs — at least 3 renewals, the key held by the fresh lease. Returns the
+    /// lease and its keep-alive task, still running (the caller cancels it).
+    func keepFreshLeaseAlive() async throws -> (lease: EtcdLease, keeper: Task<Void, any Error>) {
         let fresh = try await member.grantLease(ttl: ttl)
-        try await member.put(presenceKey, value: [1], lease: fresh.id)
+        try await member.put(presenceKey, value: presence, lease: fresh.id)
         let renewals = Locked(0)
         let freshKeeper = Task {
             for try await event in member.keepAlive(fresh.id) {
@@ -211,9 +235,6 @@ struct LeaseRevocationFaultTests {
         try await Task.sleep(for: ttl * 2)
         #expect(renewals.value >= 3, "renewals of the fresh lease in two TTLs: \(renewals.value)")
         #expect(try await other.get(presenceKey)?.lease == fresh.id.rawValue)
-        freshKeeper.cancel()
-        _ = try? await freshKeeper.value
-        await member.close()
-        await other.close()
+        return (fresh, freshKeeper)
     }
 }
