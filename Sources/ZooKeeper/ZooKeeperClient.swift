@@ -222,6 +222,12 @@ public final class ZooKeeperClient: Sendable {
 
     /// Closes the session: its ephemeral nodes are deleted by the server, calls in flight end
     /// with `.closed`, watches and ``sessionEvents`` finish. Calling it again does nothing.
+    ///
+    /// The C handle is closed once the server has answered the calls already sent on it (the
+    /// 3.8 C client would otherwise lose them, ZOOKEEPER-2894): that takes milliseconds on a live
+    /// connection, and `close()` waits for it up to 1 s. If the server does not answer, `close()`
+    /// returns then and the handle is closed in the background when the answers come or the C
+    /// client gives up on the connection (two thirds of the session timeout).
     public func close() async {
         await connection.close()
     }
