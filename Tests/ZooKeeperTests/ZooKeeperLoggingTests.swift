@@ -11,7 +11,7 @@ final class CapturingLogHandler: LogHandler, Sendable {
         var message: String
         var metadata: [String: String]
     }
-    private let entries = TestLocked<[Entry]>([])
+    private let entries = TestMutex<[Entry]>([])
     var captured: [Entry] { entries.withLock { $0 } }
 
     var logLevel: Logger.Level {

@@ -57,10 +57,10 @@ extension Array where Element == UInt8 {
 /// condition with a deadline instead of hanging on `next()`.
 final class Recorder<Element: Sendable>: Sendable {
     private final class Storage: Sendable {
-        let state = TestLocked<(elements: [Element], finished: Bool, error: (any Error)?)>(([], false, nil))
+        let state = TestMutex<(elements: [Element], finished: Bool, error: (any Error)?)>(([], false, nil))
     }
     private let storage = Storage()
-    private let task = TestLocked<Task<Void, Never>?>(nil)
+    private let task = TestMutex<Task<Void, Never>?>(nil)
 
     init<S: AsyncSequence & Sendable>(_ sequence: S) where S.Element == Element {
         let storage = self.storage
