@@ -392,6 +392,18 @@ final class GRPCTransport: Sendable {
 
     /// Sleeps the backoff before the next attempt; throws the overall-deadline error instead when
     /// no time would be left after it.
+    /// The pause of a long-lived stream's resume loop (watch, lease keep-alive): sleeps
+    /// `backoff`, then doubles it up to `retry.maxBackoff`. False if the task was cancelled.
+    func resumePause(_ backoff: inout Duration) async -> Bool {
+        do {
+            try await Task.sleep(for: backoff)
+        } catch {
+            return false
+        }
+        backoff = min(backoff * 2, configuration.retry.maxBackoff)
+        return true
+    }
+
     private func sleep(_ backoff: inout Duration, until deadline: ContinuousClock.Instant?, path: String,
                        attempts: Int, last: EtcdError) async throws {
         var pause = backoff * Double.random(in: 0.8...1.2)

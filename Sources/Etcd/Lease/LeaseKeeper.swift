@@ -139,14 +139,9 @@ final class LeaseKeeper: Sendable {
         }
     }
 
+    /// Sleeps `backoff` (then doubles it); false when the keeper was closed or the task cancelled.
     private func pause(_ backoff: inout Duration) async -> Bool {
-        do {
-            try await Task.sleep(for: backoff)
-        } catch {
-            return false
-        }
-        backoff = min(backoff * 2, transport.configuration.retry.maxBackoff)
-        return !isClosed
+        await transport.resumePause(&backoff) && !isClosed
     }
 
     /// Sends the renewals that are due, and reports leases whose TTL passed unrenewed.

@@ -188,13 +188,7 @@ final class WatchHub: Sendable {
 
     /// Sleeps `backoff` (then doubles it); false when the hub was closed or the task cancelled.
     private func pause(_ backoff: inout Duration) async -> Bool {
-        do {
-            try await Task.sleep(for: backoff)
-        } catch {
-            return false
-        }
-        backoff = min(backoff * 2, transport.configuration.retry.maxBackoff)
-        return !isClosed
+        await transport.resumePause(&backoff) && !isClosed
     }
 
     /// Routes one response; returns true when the stream must re-authenticate and start over.
