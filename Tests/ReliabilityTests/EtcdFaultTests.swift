@@ -37,6 +37,34 @@ final class Outcomes: Sendable {
     var all: [Entry] { entries.withLock { $0 } }
     var succeeded: [Int] { all.filter { $0.error == nil }.map(\.index).sorted() }
     var failed: [Entry] { all.filter { $0.error != nil } }
+
+    /// Runs `call(0..<count)` concurrently and SIGKILLs `server` once ten calls are through (so
+    /// the others are in flight), restarting it 800 ms later; records each call's outcome.
+    static func killDuring(_ count: Int, server: TestServer,
+                           _ call: @escaping @Sendable (Int) async throws -> Void) async throws -> Outcomes {
+        let outcomes = Outcomes()
+        let completed = Locked(0)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<count {
+                group.addTask {
+                    let (result, elapsed) = await timed { try await call(i) }
+                    outcomes.record(.init(index: i, error: result.failureIfAny, elapsed: elapsed, finishedAt: .now))
+                    completed.withLock { $0 += 1 }
+                }
+            }
+            group.addTask {
+                let deadline = ContinuousClock.now + .seconds(20)
+                while completed.value < 10, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+                server.kill9()
+                try await Task.sleep(for: .milliseconds(800))
+                try server.start()
+            }
+            try await group.waitForAll()
+        }
+        return outcomes
+    }
 }
 
 @Suite("etcd faults: SIGKILL, SIGSTOP, leader loss (own servers on ports 28000-28099)",
@@ -71,28 +99,9 @@ struct EtcdFaultTests {
 
         let client = try await EtcdClient.connect(Self.configuration([server.endpoint]))
         let prefix = "/kill/\(UUID().uuidString)/"
-        let outcomes = Outcomes()
-        let completed = Locked(0)
         let count = 1_000
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<count {
-                group.addTask {
-                    let (result, elapsed) = await timed { try await client.put(prefix + "\(i)", value: Self.value(i)) }
-                    outcomes.record(.init(index: i, error: result.failureIfAny, elapsed: elapsed, finishedAt: .now))
-                    completed.withLock { $0 += 1 }
-                }
-            }
-            group.addTask {
-                // Kill once a part of the puts is through, so others are in flight.
-                let deadline = ContinuousClock.now + .seconds(20)
-                while completed.value < 10, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(1))
-                }
-                server.kill9()
-                try await Task.sleep(for: .milliseconds(800))
-                try server.start()
-            }
-            try await group.waitForAll()
+        let outcomes = try await Outcomes.killDuring(count, server: server) { i in
+            _ = try await client.put(prefix + "\(i)", value: Self.value(i))
         }
         try await server.waitHealthy()
 

@@ -53,26 +53,8 @@ struct ZooKeeperFaultTests {
             try await group.waitForAll()
         }
 
-        let outcomes = Outcomes()
-        let completed = Locked(0)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<count {
-                group.addTask {
-                    let (result, elapsed) = await timed { try await zk.set("\(root)/\(i)", data: Self.value(i)) }
-                    outcomes.record(.init(index: i, error: result.failureIfAny, elapsed: elapsed, finishedAt: .now))
-                    completed.withLock { $0 += 1 }
-                }
-            }
-            group.addTask {
-                let deadline = ContinuousClock.now + .seconds(20)
-                while completed.value < 10, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(1))
-                }
-                server.kill9()
-                try await Task.sleep(for: .milliseconds(800))
-                try server.start()
-            }
-            try await group.waitForAll()
+        let outcomes = try await Outcomes.killDuring(count, server: server) { i in
+            _ = try await zk.set("\(root)/\(i)", data: Self.value(i))
         }
         try await server.waitHealthy()
 
