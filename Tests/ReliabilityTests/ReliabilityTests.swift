@@ -65,10 +65,7 @@ struct CapturingLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let error = event.error.map { " error=\($0)" } ?? ""
-        let line = "\(event.level) \(label) [\(event.source)] \(event.message) \(rendered)\(error)"
+        let line = TestLogCapture.line(event, label: label, metadata: metadata)
         sink.append(line)
         TestLogCapture.record(line)  // and into the whole-run capture, when scripts/test.sh asked for it
     }

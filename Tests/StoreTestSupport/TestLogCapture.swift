@@ -54,6 +54,15 @@ public enum TestLogCapture {
     /// Writes the buffered lines out.
     public static func flush() { sink.flush() }
 
+    /// One log event as a capture line: `level label [source] message key=value… error=…`, the
+    /// handler's `metadata` merged with the event's (the event's win), keys sorted.
+    public static func line(_ event: LogEvent, label: String, metadata: Logger.Metadata) -> String {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let error = event.error.map { " error=\($0)" } ?? ""
+        return "\(event.level) \(label) [\(event.source)] \(event.message) \(rendered)\(error)"
+    }
+
     private final class Sink: Sendable {
         private struct State {
             var fd: Int32 = -1
@@ -115,10 +124,8 @@ struct CaptureLogHandler: LogHandler {
     func log(event: LogEvent) {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
+        TestLogCapture.record(TestLogCapture.line(event, label: label, metadata: merged))
         if let extra = event.metadata { merged.merge(extra) { $1 } }
-        let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let error = event.error.map { " error=\($0)" } ?? ""
-        TestLogCapture.record("\(event.level) \(label) [\(event.source)] \(event.message) \(rendered)\(error)")
         if event.level >= requestedLevel {
             var stream = StreamLogHandler.standardOutput(label: label)
             stream.metadataProvider = nil
