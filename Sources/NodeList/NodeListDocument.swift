@@ -2,18 +2,34 @@ import Foundation
 
 /// The stored value: `{"format":1,"nodes":[…]}` as UTF-8 JSON.
 ///
-/// Field order on write is fixed (`name`, `address`, `incarnation`, `joinedAt`, `metadata`) so
-/// that other languages and humans read the same text; reading is strict about types and
-/// required fields and tolerant of unknown extra fields (for later additions).
+/// Field order on write is fixed (`name`, `address`, `incarnation`, `joinedAt`, `metadata`, then
+/// `suspectedBy` when an entry has suspicions) so that other languages and humans read the same
+/// text; reading is strict about types and required fields and tolerant of unknown extra fields
+/// (for later additions).
+///
+/// `suspectedBy` (optional, a list of `{"name":…,"incarnation":…}`) names the listed observers
+/// whose latest probe round found the entry dead: the votes that the sweep rules count. A
+/// format-1 reader that does not know it ignores it; a writer that drops it only drops votes,
+/// which their observers cast again on their next refresh.
 public struct NodeListDocument: Sendable, Hashable {
     /// The only format this version writes and reads.
     public static let currentFormat = 1
 
     /// The nodes, in join order.
     public var nodes: [ClusterNode]
+    /// For each entry, the observers (listed entries) that currently suspect it dead.
+    var suspicions: [NodeIdentity: Set<NodeIdentity>]
 
     /// Creates a document.
-    public init(nodes: [ClusterNode]) { self.nodes = nodes }
+    public init(nodes: [ClusterNode]) {
+        self.nodes = nodes
+        self.suspicions = [:]
+    }
+
+    init(nodes: [ClusterNode], suspicions: [NodeIdentity: Set<NodeIdentity>]) {
+        self.nodes = nodes
+        self.suspicions = suspicions.filter { !$0.value.isEmpty }
+    }
 
     /// The UTF-8 JSON bytes of this document.
     public func encoded() -> [UInt8] {
@@ -29,7 +45,16 @@ public struct NodeListDocument: Sendable, Hashable {
                 if j > 0 { out += "," }
                 out += Self.quote(key) + ":" + Self.quote(node.metadata[key]!)
             }
-            out += "}}"
+            out += "}"
+            if let observers = suspicions[NodeIdentity(node)], !observers.isEmpty {
+                out += ",\"suspectedBy\":["
+                for (j, observer) in observers.sorted().enumerated() {
+                    if j > 0 { out += "," }
+                    out += "{\"name\":" + Self.quote(observer.name) + ",\"incarnation\":" + Self.quote(observer.incarnation) + "}"
+                }
+                out += "]"
+            }
+            out += "}"
         }
         out += "]}"
         return Array(out.utf8)
@@ -68,6 +93,7 @@ public struct NodeListDocument: Sendable, Hashable {
         }
         guard let rawNodes = root["nodes"] as? [Any] else { throw corrupt("\"nodes\" is missing or not an array") }
         var nodes: [ClusterNode] = []
+        var suspicions: [NodeIdentity: Set<NodeIdentity>] = [:]
         nodes.reserveCapacity(rawNodes.count)
         for (i, raw) in rawNodes.enumerated() {
             guard let entry = raw as? [String: Any] else { throw corrupt("nodes[\(i)] is not an object") }
@@ -97,9 +123,21 @@ public struct NodeListDocument: Sendable, Hashable {
                     metadata[key] = s
                 }
             }
-            nodes.append(ClusterNode(name: name, address: address, incarnation: incarnation, joinedAt: date, metadata: metadata))
+            let node = ClusterNode(name: name, address: address, incarnation: incarnation, joinedAt: date, metadata: metadata)
+            if let rawSuspects = entry["suspectedBy"], !(rawSuspects is NSNull) {
+                guard let list = rawSuspects as? [Any] else { throw corrupt("nodes[\(i)].suspectedBy is not an array") }
+                var observers = Set<NodeIdentity>()
+                for (j, rawObserver) in list.enumerated() {
+                    guard let observer = rawObserver as? [String: Any], let observerName = observer["name"] as? String,
+                          let observerIncarnation = observer["incarnation"] as? String
+                    else { throw corrupt("nodes[\(i)].suspectedBy[\(j)] is not {\"name\":…,\"incarnation\":…}") }
+                    observers.insert(NodeIdentity(name: observerName, incarnation: observerIncarnation))
+                }
+                if !observers.isEmpty { suspicions[NodeIdentity(node), default: []].formUnion(observers) }
+            }
+            nodes.append(node)
         }
-        return NodeListDocument(nodes: nodes)
+        return NodeListDocument(nodes: nodes, suspicions: suspicions)
     }
 
     /// JSON `true`/`false` come back as NSNumbers of type `c`; they are not numbers here.

@@ -8,6 +8,7 @@ public struct NodeListError: Error, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
             case corruptValue, contention, tooManyNodes, storeFailure, connectFailed
             case invalidNode, invalidStoreURL, unsupported, valueTooLarge, accessDenied
+            case duplicateName, serviceStopped
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -34,6 +35,11 @@ public struct NodeListError: Error, Sendable, CustomStringConvertible {
         /// credentials) read or write it: ZooKeeper `noAuth`/`authFailed`, etcd
         /// `unauthenticated`/`permissionDenied`, Consul 403. The message says which credentials to pass.
         public static let accessDenied = Code(.accessDenied)
+        /// Two live processes claim one node name (two incarnations that both answer); nothing
+        /// was written. Give every process its own name.
+        public static let duplicateName = Code(.duplicateName)
+        /// A `NodeListService` stopped before it was ready (``NodeListService/waitUntilReady()``).
+        public static let serviceStopped = Code(.serviceStopped)
 
         /// The code's name.
         public var description: String { "\(value)" }
@@ -57,6 +63,16 @@ public struct NodeListError: Error, Sendable, CustomStringConvertible {
         self.underlying = underlying
         self.version = version
         self.bytes = bytes
+    }
+
+    /// Two live processes claim the name `name`: `listed` is in the list and answers at its address,
+    /// `joining` is the caller.
+    public static func duplicateName(name: String, listed: ClusterNode, joining: ClusterNode) -> NodeListError {
+        NodeListError(
+            code: .duplicateName,
+            message: "node name \(name) is claimed by two live processes: incarnation \(listed.incarnation) at \(listed.address) "
+                + "(listed, answering) and incarnation \(joining.incarnation) at \(joining.address) (joining); nothing was written "
+                + "— give each process its own name")
     }
 
     /// The stored value at `version` does not decode.

@@ -13,11 +13,18 @@ extension NodeListStore {
         public var probeAttempts: Int = 2
         /// How many nodes are probed at the same time. Default: 16.
         public var probeConcurrency: Int = 16
-        /// Entries younger than this are never swept, however they answer. Default: 10 s.
+        /// An observer never votes against an entry it has known for less than this, measured on
+        /// its own monotonic clock from when it first saw the entry (a re-added node is a new
+        /// incarnation, so it gets a fresh grace period). Default: 10 s.
         public var sweepGracePeriod: Duration = .seconds(10)
-        /// Whether to sweep when *no* listed node answers. Off by default: then the joiner
-        /// assumes it is the one cut off and sweeps nothing.
-        public var sweepWhenNoneRespond: Bool = false
+        /// How long an *isolated* listed observer (it reaches no strict majority of the list) must
+        /// have found an entry dead without a break before the survivor rule lets it remove the
+        /// entry — and only when the entry shows no sign of life (no vote against a node the
+        /// observer reaches). Must be longer than every member's refresh interval plus the probe
+        /// timeout, so a live node on the far side of a partition has voted by then. Default: 15 s.
+        public var survivorDelay: Duration = .seconds(15)
+        /// The clocks ages are measured with. Default: ``SystemNodeListClock``.
+        public var clock: any NodeListClock = SystemNodeListClock()
         /// The most entries the list may hold; a join past it throws `.tooManyNodes`. Default: 1000.
         public var maxNodes: Int = 1000
         /// Compare-and-swap attempts before `.contention` is thrown. Default: 64.
@@ -36,7 +43,7 @@ extension NodeListStore {
 
     /// Jittered exponential backoff between compare-and-swap retries.
     public struct Backoff: Sendable, Hashable {
-        /// The first wait's upper bound. Default: 5 ms.
+        /// The smallest bound of a wait. Default: 1 ms.
         public var initial: Duration
         /// The largest wait. Default: 500 ms.
         public var maximum: Duration
@@ -45,13 +52,36 @@ extension NodeListStore {
         /// The random part of each wait, 0…1: 1 is "full jitter" (anywhere in 0…bound),
         /// 0 waits exactly the bound. Default: 1.
         public var jitter: Double
+        /// The first bound in units of the conflicting attempt's own latency (its round trip,
+        /// queueing in the store included, which grows with the number of writers): contenders
+        /// spread over a window that scales with the contention they see. Default: 8.
+        public var latencyMultiple: Double
 
         /// Creates a backoff.
-        public init(initial: Duration = .milliseconds(5), maximum: Duration = .milliseconds(500), multiplier: Double = 2, jitter: Double = 1) {
+        public init(
+            initial: Duration = .milliseconds(1), maximum: Duration = .milliseconds(500), multiplier: Double = 2, jitter: Double = 1,
+            latencyMultiple: Double = 8
+        ) {
             self.initial = initial
             self.maximum = maximum
             self.multiplier = multiplier
             self.jitter = min(max(jitter, 0), 1)
+            self.latencyMultiple = max(latencyMultiple, 0)
+        }
+
+        /// The upper bound of the wait after conflict number `conflict` (1-based) of an attempt
+        /// that took `latency`: `max(initial, latencyMultiple × latency) × multiplier^(conflict−1)`,
+        /// at most `maximum`.
+        public func bound(conflict: Int, latency: Duration) -> Duration {
+            let base = max(Self.seconds(initial), latencyMultiple * Self.seconds(latency))
+            let bound = min(Self.seconds(maximum), base * pow(multiplier, Double(max(conflict - 1, 0))))
+            return .nanoseconds(Int64(bound * 1e9))
+        }
+
+        /// A jittered wait below `bound`, from `random` (0…1).
+        public func wait(bound: Duration, random: Double) -> Duration {
+            let seconds = Self.seconds(bound)
+            return .nanoseconds(Int64((seconds * (1 - jitter) + seconds * jitter * min(max(random, 0), 1)) * 1e9))
         }
 
         /// The wait before retry number `attempt` (1-based).
@@ -97,14 +127,30 @@ public struct JoinOutcome: Sendable, Hashable {
     public var created: Bool
     /// The stored version after the join.
     public var version: UInt64
+    /// True when the joiner reached no strict majority of the list: it swept nothing and called
+    /// no `connect`, and was added only under ``IsolatedJoinPolicy/add``.
+    public var isolated: Bool
+    /// Responsive listed nodes, the joiner included.
+    public var responsive: Int
+    /// Listed nodes, the joiner included.
+    public var listed: Int
+    /// False when nothing was written (``IsolatedJoinPolicy/wait`` while isolated).
+    public var added: Bool
 
     /// Creates an outcome.
-    public init(seed: ClusterNode?, swept: [ClusterNode], nodes: [ClusterNode], attempts: Int, created: Bool, version: UInt64) {
+    public init(
+        seed: ClusterNode?, swept: [ClusterNode], nodes: [ClusterNode], attempts: Int, created: Bool, version: UInt64,
+        isolated: Bool = false, responsive: Int = 1, listed: Int = 1, added: Bool = true
+    ) {
         self.seed = seed
         self.swept = swept
         self.nodes = nodes
         self.attempts = attempts
         self.created = created
         self.version = version
+        self.isolated = isolated
+        self.responsive = responsive
+        self.listed = listed
+        self.added = added
     }
 }

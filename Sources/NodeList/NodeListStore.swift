@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 
 /// The cluster's node list, kept as one JSON value in ZooKeeper, etcd or Consul and changed only
 /// by compare-and-swap, with crash-tolerant sweep-on-join.
@@ -24,6 +25,9 @@ public final class NodeListStore: Sendable {
     /// Where the store logs (`.debug` for each round trip, `.info` for joins and sweeps).
     public let logger: Logger
     let metrics: NodeListMetrics
+    /// This observer's memory of the entries it has seen (grace periods, verdicts), shared by its
+    /// operations.
+    let memory = NIOLockedValueBox(ObserverMemory())
 
     /// Creates a node list over `backend`.
     /// - Parameters:
@@ -56,13 +60,13 @@ public final class NodeListStore: Sendable {
     ///   `.storeFailure` when the store fails.
     public func nodes() async throws -> [ClusterNode] {
         guard let value = try await read() else { return [] }
-        return try NodeListDocument.decode(value.bytes, version: value.version).nodes
+        return MembershipRules.deduplicated(try NodeListDocument.decode(value.bytes, version: value.version)).nodes
     }
 
     /// The listed nodes and the stored version, nil when the list does not exist.
     public func document() async throws -> (nodes: [ClusterNode], version: UInt64)? {
         guard let value = try await read() else { return nil }
-        return (try NodeListDocument.decode(value.bytes, version: value.version).nodes, value.version)
+        return (MembershipRules.deduplicated(try NodeListDocument.decode(value.bytes, version: value.version)).nodes, value.version)
     }
 
     /// The list after every change the store reports, starting with the list as it is now.
@@ -75,17 +79,19 @@ public final class NodeListStore: Sendable {
         let changes = backend.changes(key: key)
         let logger = self.logger
         let task = Task {
-            var lastVersion: UInt64?? = .none
+            // Skip only an exact repeat (same version and bytes): a delete + re-create that arrives
+            // as one event still differs in its bytes or (ZooKeeper: mzxid) its version.
+            var last: VersionedValue?? = .none
             do {
                 for try await value in changes {
-                    if case .some(let last) = lastVersion, last == value?.version { continue }
-                    lastVersion = .some(value?.version)
+                    if case .some(let previous) = last, previous == value { continue }
+                    last = .some(value)
                     guard let value else {
                         continuation.yield([])
                         continue
                     }
                     do {
-                        continuation.yield(try NodeListDocument.decode(value.bytes, version: value.version).nodes)
+                        continuation.yield(MembershipRules.deduplicated(try NodeListDocument.decode(value.bytes, version: value.version)).nodes)
                     } catch {
                         logger.warning("skipping a stored node list that does not decode", metadata: ["error": "\(error)"])
                     }
@@ -101,131 +107,104 @@ public final class NodeListStore: Sendable {
 
     // MARK: - Joining and leaving
 
-    /// Joins the cluster: one read, one parallel probe round, the `connect` hook on the first
-    /// responsive node, one compare-and-swap that sweeps the dead and adds `node`.
+    /// Joins the cluster: one consistent read, one parallel probe round, the `connect` hook on the
+    /// first responsive node, one compare-and-swap that records this node's votes, removes what the
+    /// sweep rules allow and adds `node`.
     ///
     /// - Parameters:
-    ///   - node: This node. Never probed or swept by itself; an older incarnation of its name is
-    ///     replaced.
+    ///   - node: This node. Never probed or swept by itself; an older incarnation of its name at
+    ///     its own address, or one that does not answer, is replaced.
+    ///   - ifIsolated: What to do when the nodes this one reaches are no strict majority of the
+    ///     list. Default ``IsolatedJoinPolicy/add``.
     ///   - connect: Called with the oldest responsive node (the seed); when it throws, the next
-    ///     responsive node is tried. Not called when the list is created or nobody answers.
+    ///     responsive node is tried. Not called when the list is created, nobody answers, or the
+    ///     joiner is isolated.
     /// - Returns: What the join did.
     /// - Throws: ``NodeListError`` `.corruptValue`, `.tooManyNodes`, `.valueTooLarge`, `.contention`,
-    ///   `.connectFailed`, `.invalidNode` or `.storeFailure`.
+    ///   `.connectFailed`, `.duplicateName`, `.invalidNode` or `.storeFailure`.
     @discardableResult
     public func join(
         _ node: ClusterNode,
+        ifIsolated: IsolatedJoinPolicy = .add,
         connect: (ClusterNode) async throws -> Void = { _ in }
     ) async throws -> JoinOutcome {
         try validate(node)
-        let start = ContinuousClock.now
-        var probed: [ProbeKey: Bool] = [:]
-        var seed: ClusterNode?
-        var swept: [ClusterNode] = []
-        let result = try await update(create: [node]) { list in
-            let others = list.filter { $0.name != node.name }
-            let now = Date()
-            // Probe each entry once per join; on a retry only entries we have not seen yet, and
-            // once a seed is found only those old enough to be swept.
-            let toProbe = others.filter { other in
-                probed[ProbeKey(other)] == nil && (seed == nil || self.age(of: other, now: now) >= self.configuration.sweepGracePeriod)
-            }
-            for (other, alive) in zip(toProbe, await self.probeAll(toProbe)) {
-                probed[ProbeKey(other)] = alive
-            }
-            if seed == nil {
-                var lastError: (any Error)?
-                var responsive = 0
-                for other in others where probed[ProbeKey(other)] == true {
-                    responsive += 1
-                    do {
-                        try await connect(other)
-                        seed = other
-                        break
-                    } catch {
-                        lastError = error
-                        self.logger.warning("connect to \(other) failed, trying the next responsive node", metadata: ["error": "\(error)"])
-                    }
-                }
-                if seed == nil && responsive > 0 {
-                    throw NodeListError(
-                        code: .connectFailed,
-                        message: "\(responsive) listed node(s) answered but connect failed for every one of them; "
-                            + "\(node.name) was not added",
-                        underlying: lastError)
-                }
-            }
-            swept = self.deadEntries(others, probed: probed, now: now)
-            var next = list.filter { entry in !swept.contains(where: { $0.name == entry.name && $0.incarnation == entry.incarnation }) }
-            if let mine = next.firstIndex(where: { $0.name == node.name && $0.incarnation == node.incarnation }) {
-                var kept = node
-                kept.joinedAt = next[mine].joinedAt
-                next[mine] = kept
-            } else {
-                next.removeAll { $0.name == node.name }
-                next.append(node)
-            }
-            try self.checkSize(next)
-            return next
-        }
-        if result.created { swept = [] }
+        let start = clock.now
+        let result = try await run(.join(node, ifIsolated), connect: connect)
         metrics.joins.increment()
-        metrics.swept.increment(by: swept.count)
-        let elapsed = ContinuousClock.now - start
+        metrics.swept.increment(by: result.swept.count)
+        let elapsed = clock.now - start
         metrics.joinLatency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        let added = result.created || result.wrote || result.nodes.contains { $0.name == node.name && $0.incarnation == node.incarnation }
         logger.info(
-            "\(node.name) joined",
+            added ? "\(node.name) joined" : "\(node.name) is isolated and was not added",
             metadata: [
-                "seed": "\(seed?.description ?? "none")", "swept": "\(swept.map(\.name))",
+                "seed": "\(result.seed?.description ?? "none")", "swept": "\(result.swept.map(\.name))",
                 "nodes": "\(result.nodes.count)", "attempts": "\(result.attempts)", "created": "\(result.created)",
+                "responsive": "\(result.responsive)", "listed": "\(result.listed)", "isolated": "\(result.isolated)",
             ])
         return JoinOutcome(
-            seed: result.created ? nil : seed, swept: swept, nodes: result.nodes, attempts: result.attempts,
-            created: result.created, version: result.version)
+            seed: result.seed, swept: result.swept, nodes: result.nodes, attempts: result.attempts,
+            created: result.created, version: result.version, isolated: result.isolated,
+            responsive: result.responsive, listed: result.listed, added: added)
+    }
+
+    /// One refresh of a listed node: probes the others (reusing verdicts of this probe round),
+    /// records this node's votes when they changed, and removes what the sweep rules allow.
+    /// Nothing is written when nothing changed. `NodeListService` calls it on every refresh.
+    /// - Parameter node: The listed node refreshing (name and incarnation).
+    /// - Returns: What it found: whether `node` is listed, isolated, and how many answer.
+    /// - Throws: ``NodeListError`` `.corruptValue`, `.contention`, `.valueTooLarge` or `.storeFailure`.
+    @discardableResult
+    public func refresh(_ node: ClusterNode) async throws -> RefreshOutcome {
+        let result = try await run(.refresh(NodeIdentity(node)), connect: { _ in })
+        metrics.swept.increment(by: result.swept.count)
+        if !result.swept.isEmpty { logger.info("swept \(result.swept.map(\.name))") }
+        let status: RefreshOutcome.Status
+        if !result.selfListed {
+            status = result.namesakes.isEmpty ? .notListed : .replaced(by: result.namesakes)
+        } else {
+            status = result.isolated ? .isolated : .listed
+        }
+        return RefreshOutcome(
+            status: status, nodes: result.nodes, swept: result.swept, responsive: result.responsive, listed: result.listed,
+            version: result.version)
     }
 
     /// Removes exactly `node` (its name *and* incarnation) from the list.
     /// - Returns: True when an entry was removed.
     @discardableResult
     public func leave(_ node: ClusterNode) async throws -> Bool {
-        try await remove { $0.name == node.name && $0.incarnation == node.incarnation }
+        let removed = try await run(.leave(.identity(NodeIdentity(node))), connect: { _ in }).removed > 0
+        if removed { logger.info("left the node list") }
+        return removed
     }
 
     /// Removes every entry named `name`, whatever its incarnation.
     /// - Returns: True when an entry was removed.
     @discardableResult
     public func leave(name: String) async throws -> Bool {
-        try await remove { $0.name == name }
-    }
-
-    private func remove(where matches: (ClusterNode) -> Bool) async throws -> Bool {
-        var removed = false
-        _ = try await update(create: nil) { list in
-            let next = list.filter { !matches($0) }
-            removed = next.count != list.count
-            return next
-        }
+        let removed = try await run(.leave(.name(name)), connect: { _ in }).removed > 0
         if removed { logger.info("left the node list") }
         return removed
     }
 
-    /// Probes every listed node (except `excluding`) and removes the dead ones under the same
-    /// rules as a join: grace period, nothing swept when nobody answers (by default).
+    /// Probes every listed node (except `excluding`) and removes those the sweep rules allow.
+    ///
+    /// Called by a listed node (`excluding` its own name) it votes and sweeps as that member; by
+    /// anyone else it casts no vote and removes only entries its own fresh probe finds dead that
+    /// a majority of the nodes it reaches has already voted against.
     /// - Parameter excluding: A node name never probed or swept (yourself).
     /// - Returns: The nodes removed.
     @discardableResult
     public func sweep(excluding: String? = nil) async throws -> [ClusterNode] {
-        var probed: [ProbeKey: Bool] = [:]
-        var swept: [ClusterNode] = []
-        _ = try await update(create: nil) { list in
-            let others = list.filter { $0.name != excluding }
-            let toProbe = others.filter { probed[ProbeKey($0)] == nil }
-            for (other, alive) in zip(toProbe, await self.probeAll(toProbe)) {
-                probed[ProbeKey(other)] = alive
-            }
-            swept = self.deadEntries(others, probed: probed, now: Date())
-            return list.filter { entry in !swept.contains(where: { $0.name == entry.name && $0.incarnation == entry.incarnation }) }
+        let kind: NodeListOperation.Kind
+        if let excluding, let me = try await nodes().first(where: { $0.name == excluding }) {
+            kind = .refresh(NodeIdentity(me))
+        } else {
+            kind = .sweep(excluding: excluding)
         }
+        let swept = try await run(kind, connect: { _ in }).swept
         metrics.swept.increment(by: swept.count)
         if !swept.isEmpty { logger.info("swept \(swept.map(\.name))") }
         return swept
@@ -246,124 +225,79 @@ public final class NodeListStore: Sendable {
         }
     }
 
-    // MARK: - The compare-and-swap loop
+    // MARK: - Running an operation
 
-    struct UpdateResult {
-        var nodes: [ClusterNode]
-        var version: UInt64
-        var attempts: Int
-        var created: Bool
+    var rules: MembershipRules {
+        MembershipRules(
+            sweepGracePeriod: configuration.sweepGracePeriod, survivorDelay: configuration.survivorDelay,
+            verdictLifetime: configuration.probeTimeout)
     }
 
-    /// Read, transform, compare-and-swap; a conflict feeds the fresh value back to `transform`.
-    /// `create`: the list to create when the key is absent (nil: nothing to do).
-    func update(
-        create: [ClusterNode]?,
-        _ transform: ([ClusterNode]) async throws -> [ClusterNode]
-    ) async throws -> UpdateResult {
-        var current = try await read()
-        var attempts = 0
+    var limits: NodeListOperation.Limits {
+        NodeListOperation.Limits(
+            maxNodes: configuration.maxNodes, maxCASAttempts: configuration.maxCASAttempts,
+            maximumValueSize: backend.maximumValueSize(key: key), corruptValuePolicy: configuration.corruptValuePolicy,
+            backoff: configuration.backoff, storeName: backend.storeName)
+    }
+
+    /// Performs the actions of one ``NodeListOperation`` until it finishes.
+    func run(_ kind: NodeListOperation.Kind, connect: (ClusterNode) async throws -> Void) async throws -> NodeListOperation.Outcome {
+        var operation = NodeListOperation(kind: kind, rules: rules, limits: limits, key: key)
+        var action = operation.start()
         while true {
-            attempts += 1
-            if attempts > configuration.maxCASAttempts {
-                throw NodeListError(
-                    code: .contention,
-                    message: "the node list at \(key) kept changing: \(configuration.maxCASAttempts) compare-and-swap attempts "
-                        + "conflicted — retry, or raise maxCASAttempts",
-                    version: current?.version)
-            }
-            guard let value = current else {
-                guard let create else { return UpdateResult(nodes: [], version: 0, attempts: attempts, created: false) }
-                let bytes = NodeListDocument(nodes: create).encoded()
-                try checkValueSize(bytes)
-                switch try await storeCall({ try await self.backend.createIfAbsent(key: self.key, value: bytes) }) {
-                case .created(let version):
-                    return UpdateResult(nodes: create, version: version, attempts: attempts, created: true)
-                case .exists(let fresh):
+            let event: NodeListOperation.Event
+            switch action {
+            case .finish(let outcome):
+                return outcome
+            case .fail(let error):
+                throw error
+            case .read:
+                event = .read(try await read())
+            case .probe(let nodes):
+                let verdicts = await probeAll(nodes)
+                event = .probed(Array(zip(nodes, verdicts)).map { (node: $0.0, alive: $0.1) })
+            case .connect(let candidates):
+                var failure: String?
+                var found: ClusterNode?
+                for candidate in candidates {
+                    do {
+                        try await connect(candidate)
+                        found = candidate
+                        break
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        failure = "\(error)"
+                        logger.warning("connect to \(candidate) failed, trying the next responsive node", metadata: ["nodelist.error": "\(error)"])
+                    }
+                }
+                event = .connected(found, failure: failure)
+            case .create(let bytes):
+                let result = try await storeCall { try await self.backend.createIfAbsent(key: self.key, value: bytes) }
+                if case .exists(let fresh) = result {
                     metrics.casConflicts.increment()
                     logger.debug("create-if-absent lost the race, using the value found", metadata: ["version": "\(fresh.version)"])
-                    current = fresh
-                    continue
                 }
+                event = .created(result)
+            case .swap(let expected, let bytes):
+                let sent = clock.now
+                let result = try await storeCall { try await self.backend.compareAndSwap(key: self.key, expected: expected, value: bytes) }
+                if case .conflict = result {
+                    metrics.casConflicts.increment()
+                    logger.debug("compare-and-swap conflict, retrying", metadata: ["expected": "\(expected)"])
+                }
+                event = .swapped(result, latency: clock.now - sent)
+            case .backoff(let bound, _):
+                let wait = configuration.backoff.wait(bound: bound, random: Double.random(in: 0...1))
+                if wait > .zero { try await clock.sleep(for: wait) }
+                event = .slept(wait)
             }
-            var list: [ClusterNode]
-            var replacing = false
-            do {
-                list = try NodeListDocument.decode(value.bytes, version: value.version).nodes
-            } catch let error as NodeListError where error.code == .corruptValue {
-                guard configuration.corruptValuePolicy == .replaceCorrupt else { throw error }
-                logger.warning(
-                    "replacing a corrupt node list by compare-and-swap (policy .replaceCorrupt)",
-                    metadata: ["version": "\(value.version)", "error": "\(error.message)"])
-                list = []
-                replacing = true
-            }
-            let original = list
-            list = Self.deduplicated(list)
-            let next = try await transform(list)
-            if next == original && !replacing {
-                return UpdateResult(nodes: next, version: value.version, attempts: attempts, created: false)
-            }
-            let bytes = NodeListDocument(nodes: next).encoded()
-            try checkValueSize(bytes)
-            switch try await storeCall({ try await self.backend.compareAndSwap(key: self.key, expected: value.version, value: bytes) }) {
-            case .swapped(let version):
-                return UpdateResult(nodes: next, version: version, attempts: attempts, created: false)
-            case .conflict(let fresh):
-                metrics.casConflicts.increment()
-                logger.debug("compare-and-swap conflict, retrying", metadata: ["expected": "\(value.version)", "attempt": "\(attempts)"])
-                current = fresh
-                try await Task.sleep(for: configuration.backoff.delay(attempt: attempts))
-            }
+            let now = clock.now
+            action = memory.withLockedValue { operation.handle(event, memory: &$0, now: now) }
         }
     }
 
-    // MARK: - Rules
-
-    /// One entry per name: the newest `joinedAt` wins (a later incarnation replaces an older one).
-    static func deduplicated(_ list: [ClusterNode]) -> [ClusterNode] {
-        var best: [String: Int] = [:]
-        for (i, node) in list.enumerated() {
-            if let j = best[node.name], list[j].joinedAt > node.joinedAt { continue }
-            best[node.name] = i
-        }
-        guard best.count != list.count else { return list }
-        return list.enumerated().filter { best[$0.element.name] == $0.offset }.map(\.element)
-    }
-
-    /// The entries to sweep: probed dead, old enough, and only when someone answered (unless
-    /// `sweepWhenNoneRespond`).
-    func deadEntries(_ others: [ClusterNode], probed: [ProbeKey: Bool], now: Date) -> [ClusterNode] {
-        let anyAlive = others.contains { probed[ProbeKey($0)] != false }
-        if !anyAlive && !configuration.sweepWhenNoneRespond {
-            if !others.isEmpty { logger.info("no listed node answered; sweeping nothing (this node may be the one cut off)") }
-            return []
-        }
-        return others.filter { probed[ProbeKey($0)] == false && age(of: $0, now: now) >= configuration.sweepGracePeriod }
-    }
-
-    func age(of node: ClusterNode, now: Date) -> Duration {
-        .nanoseconds(Int64(max(now.timeIntervalSince(node.joinedAt), 0) * 1e9))
-    }
-
-    func checkSize(_ list: [ClusterNode]) throws {
-        if list.count > configuration.maxNodes {
-            throw NodeListError(
-                code: .tooManyNodes,
-                message: "the node list at \(key) would hold \(list.count) nodes, more than maxNodes (\(configuration.maxNodes)) — "
-                    + "remove stale entries or raise maxNodes")
-        }
-    }
-
-    /// Refuses, before sending, a list the store would refuse for its size.
-    func checkValueSize(_ bytes: [UInt8]) throws {
-        if let limit = backend.maximumValueSize(key: key), bytes.count > limit {
-            throw NodeListError(
-                code: .valueTooLarge,
-                message: "the node list at \(key) would be \(bytes.count) bytes, over \(backend.storeName)'s limit of \(limit) bytes "
-                    + "for one value; nothing was written — sweep stale entries or store less metadata per node")
-        }
-    }
+    var clock: any NodeListClock { configuration.clock }
 
     func validate(_ node: ClusterNode) throws {
         guard !node.name.isEmpty else {
@@ -375,15 +309,6 @@ public final class NodeListStore: Sendable {
     }
 
     // MARK: - Probing
-
-    struct ProbeKey: Hashable {
-        var name: String
-        var incarnation: String
-        init(_ node: ClusterNode) {
-            name = node.name
-            incarnation = node.incarnation
-        }
-    }
 
     /// Probes `nodes` in parallel, at most `probeConcurrency` at a time; a node is alive when
     /// one of its `probeAttempts` attempts succeeds within `probeTimeout`.

@@ -75,11 +75,11 @@ struct ProbeOptions: ParsableArguments {
     @Option(help: "How many nodes are probed at the same time.")
     var probeConcurrency: Int = 16
 
-    @Option(help: "Entries younger than this are never swept (e.g. 10s).")
+    @Option(help: "This node never votes against an entry it has known for less than this (e.g. 10s).")
     var sweepGrace: String = "10s"
 
-    @Flag(help: "Sweep even when no listed node answers (off: assume this node is the one cut off).")
-    var sweepWhenNoneRespond = false
+    @Option(help: "How long a member that reaches no majority must find an entry dead before the survivor rule removes it (e.g. 15s).")
+    var survivorDelay: String = "15s"
 
     @Option(help: "The most nodes the list may hold.")
     var maxNodes: Int = 1000
@@ -106,7 +106,7 @@ struct ProbeOptions: ParsableArguments {
         configuration.probeAttempts = probeAttempts
         configuration.probeConcurrency = probeConcurrency
         configuration.sweepGracePeriod = try parseDuration(sweepGrace, flag: "--sweep-grace")
-        configuration.sweepWhenNoneRespond = sweepWhenNoneRespond
+        configuration.survivorDelay = try parseDuration(survivorDelay, flag: "--survivor-delay")
         configuration.maxNodes = maxNodes
         configuration.corruptValuePolicy = replaceCorrupt ? .replaceCorrupt : .fail
         guard probeAttempts >= 1 else { throw ValidationError("--probe-attempts must be at least 1") }

@@ -61,7 +61,7 @@ struct ReadyReporter: Service {
     let node: ClusterNode
 
     func run() async throws {
-        await cancelWhenGracefulShutdown { await service.waitUntilReady() }
+        try? await cancelWhenGracefulShutdown { try await service.waitUntilReady() }
         guard !Task.isCancelled, let outcome = service.lastJoin else { return }
         FileHandleOutput.standardOutput(
             "\(node.name) ready at \(node.address): \(outcome.created ? "created the list" : "joined"), "

@@ -1,5 +1,5 @@
 import Foundation
-import NodeList
+@testable import NodeList
 import StoreTestSupport
 import Testing
 
@@ -17,8 +17,10 @@ import Testing
         return configuration
     }
 
-    func seed(_ backend: InProcessBackend, _ nodes: [ClusterNode]) {
-        backend.write(key: Self.key, value: NodeListDocument(nodes: nodes).encoded())
+    func seed(_ backend: InProcessBackend, _ nodes: [ClusterNode], votes: [ClusterNode: [ClusterNode]] = [:]) {
+        var suspicions: [NodeIdentity: Set<NodeIdentity>] = [:]
+        for (target, observers) in votes { suspicions[NodeIdentity(target)] = Set(observers.map(NodeIdentity.init)) }
+        backend.write(key: Self.key, value: NodeListDocument(nodes: nodes, suspicions: suspicions).encoded())
     }
 
     @Test func createsTheListWithTheJoiner() async throws {
@@ -41,7 +43,8 @@ import Testing
         let b = ClusterNode(name: "b", address: alive1.address, joinedAt: Self.old)
         let c = ClusterNode(name: "c", address: alive2.address, joinedAt: Self.old)
         let backend = InProcessBackend()
-        seed(backend, [a, b, c])
+        // b and c (the responsive majority) have already voted a dead.
+        seed(backend, [a, b, c], votes: [a: [b, c]])
         let store = NodeListStore(backend: backend, key: Self.key, probe: TCPProbe(timeout: .seconds(3)), configuration: configuration())
         let me = ClusterNode(name: "me", address: "127.0.0.1:9")
         let connected = TestMutex<[String]>([])
@@ -75,42 +78,46 @@ import Testing
         #expect(try await store.nodes().map(\.name) == ["a", "b", "me"])
     }
 
-    @Test func keepsEntriesYoungerThanTheGracePeriod() async throws {
-        let backend = InProcessBackend()
+    @Test func aLoneObserversVoteSweepsNothingWhileTheOthersHaveNotVoted() async throws {
         let live = try await LoopbackListener.start()
         defer { Task { await live.close() } }
         let dead = try await LoopbackListener.deadAddress()
-        let young = ClusterNode(name: "young", address: dead)
-        let old = ClusterNode(name: "old", address: dead, joinedAt: Self.old)
-        let alive = ClusterNode(name: "alive", address: live.address, joinedAt: Self.old)
-        seed(backend, [alive, young, old])
-        let store = NodeListStore(backend: backend, key: Self.key, probe: TCPProbe(timeout: .seconds(3)), configuration: configuration(grace: .seconds(30)))
+        let a = ClusterNode(name: "a", address: dead, joinedAt: Self.old)
+        let b = ClusterNode(name: "b", address: live.address, joinedAt: Self.old)
+        let backend = InProcessBackend()
+        seed(backend, [a, b])
+        let store = NodeListStore(backend: backend, key: Self.key, probe: TCPProbe(timeout: .seconds(3)), configuration: configuration(grace: .zero))
         let outcome = try await store.join(ClusterNode(name: "me", address: "127.0.0.1:9"))
-        #expect(outcome.swept.map(\.name) == ["old"])
-        #expect(outcome.nodes.map(\.name) == ["alive", "young", "me"])
+        // me and b respond (2 of 3, a majority), but only me has voted: a stays, with me's vote.
+        #expect(outcome.isolated == false)
+        #expect(outcome.swept.isEmpty)
+        #expect(outcome.nodes.map(\.name) == ["a", "b", "me"])
+        let stored = try NodeListDocument.decode(try #require(try await backend.read(key: Self.key)).bytes, version: 0)
+        #expect(stored.suspicions == [NodeIdentity(a): [NodeIdentity(name: "me", incarnation: outcome.nodes[2].incarnation)]])
     }
 
-    @Test func sweepsNothingWhenNoListedNodeAnswersUnlessConfigured() async throws {
+    @Test func anIsolatedJoinerSweepsNothingAndAddsItselfOnlyUnderTheAddPolicy() async throws {
         let dead1 = try await LoopbackListener.deadAddress()
         let dead2 = try await LoopbackListener.deadAddress()
-        let listed = [
-            ClusterNode(name: "a", address: dead1, joinedAt: Self.old), ClusterNode(name: "b", address: dead2, joinedAt: Self.old),
-        ]
+        let a = ClusterNode(name: "a", address: dead1, joinedAt: Self.old)
+        let b = ClusterNode(name: "b", address: dead2, joinedAt: Self.old)
         let backend = InProcessBackend()
-        seed(backend, listed)
-        let store = NodeListStore(backend: backend, key: Self.key, probe: TCPProbe(timeout: .seconds(3)), configuration: configuration())
+        // Even with each dead node voting the other dead, an isolated joiner sweeps nothing.
+        seed(backend, [a, b], votes: [a: [b], b: [a]])
+        let store = NodeListStore(backend: backend, key: Self.key, probe: TCPProbe(timeout: .seconds(3)), configuration: configuration(grace: .zero))
+        let waiting = try await store.join(ClusterNode(name: "w", address: "127.0.0.1:8"), ifIsolated: .wait)
+        #expect(waiting.isolated)
+        #expect(waiting.added == false)
+        #expect(try await store.nodes().map(\.name) == ["a", "b"])
+
         let outcome = try await store.join(ClusterNode(name: "me", address: "127.0.0.1:9"))
+        #expect(outcome.isolated)
+        #expect(outcome.added)
         #expect(outcome.swept.isEmpty)
         #expect(outcome.seed == nil)
+        #expect(outcome.responsive == 1)
+        #expect(outcome.listed == 3)
         #expect(outcome.nodes.map(\.name) == ["a", "b", "me"])
-
-        var sweeping = configuration()
-        sweeping.sweepWhenNoneRespond = true
-        let other = NodeListStore(backend: backend, key: Self.key, probe: TCPProbe(timeout: .seconds(3)), configuration: sweeping)
-        let second = try await other.join(ClusterNode(name: "me2", address: "127.0.0.1:8"))
-        // "me" is younger than the grace period, so it stays.
-        #expect(second.swept.map(\.name) == ["a", "b"])
-        #expect(second.nodes.map(\.name) == ["me", "me2"])
     }
 
     @Test func neverProbesOrSweepsItselfAndReplacesItsOlderIncarnation() async throws {
@@ -134,9 +141,10 @@ import Testing
         #expect(outcome.swept.isEmpty)
         #expect(outcome.nodes.map(\.incarnation) == [other.incarnation, "new-run"])
 
+        // Within one probe round the verdict on "other" is reused, not taken again.
         let swept = try await store.sweep(excluding: "me")
         #expect(swept.isEmpty)
-        #expect(probed.withLock { $0 } == ["other", "other"])
+        #expect(probed.withLock { $0 } == ["other"])
     }
 
     @Test func aNodeIsDeadOnlyAfterAllProbeAttemptsFail() async throws {
@@ -153,7 +161,9 @@ import Testing
         config.probeAttempts = 3
         let store = NodeListStore(backend: backend, key: Self.key, probe: probe, configuration: config)
         let outcome = try await store.join(ClusterNode(name: "me", address: "127.0.0.1:9"))
-        #expect(outcome.swept.map(\.name) == ["gone"])
+        // flaky answered its third attempt: me and flaky respond, gone does not.
+        #expect(outcome.responsive == 2)
+        #expect(outcome.seed?.name == "flaky")
         #expect(attempts.withLock { $0 } == ["flaky": 3, "gone": 3])
     }
 
@@ -173,8 +183,9 @@ import Testing
         let start = ContinuousClock.now
         let outcome = try await store.join(ClusterNode(name: "me", address: "127.0.0.1:9"))
         let elapsed = ContinuousClock.now - start
-        // Nobody answered, so (by default) nobody is swept — but the join took one probe
-        // round, not probeAttempts of them (3 s).
+        // Nobody answered, so the joiner is isolated and sweeps nothing — and the join took one
+        // probe round, not probeAttempts of them (3 s).
+        #expect(outcome.isolated)
         #expect(outcome.swept.isEmpty)
         #expect(elapsed >= .seconds(1))
         #expect(elapsed < .milliseconds(2500))

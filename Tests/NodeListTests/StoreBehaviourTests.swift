@@ -308,7 +308,7 @@ import Testing
 
             try await observer.join(ClusterNode(name: "peer", address: peer.address))
             try await waitFor { service.isReady }
-            await service.waitUntilReady()
+            try await service.waitUntilReady()
 
             await group.triggerGracefulShutdown()
             try await running.value

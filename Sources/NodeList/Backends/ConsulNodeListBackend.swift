@@ -3,9 +3,10 @@ import Consul
 
 /// The node list in Consul's KV store: the key without its leading `/`, version = `ModifyIndex`.
 ///
-/// Create-if-absent is `PUT ?cas=0`, compare-and-swap `PUT ?cas=ModifyIndex`; every read that
-/// feeds a swap is `?consistent`. Consul's PUT answers only true/false, so the new index is
-/// read back (consistently) after a successful write.
+/// Create-if-absent and compare-and-swap are one `cas` operation each in a transaction
+/// (`PUT /v1/txn`: index 0 = only if absent, otherwise the expected `ModifyIndex`), whose result
+/// carries the written entry's new `ModifyIndex` — atomically, never read back afterwards. Every
+/// read that feeds a swap is `?consistent`.
 public struct ConsulNodeListBackend: NodeListBackend {
     /// The client the backend uses (not shut down by it).
     public let client: ConsulClient
@@ -33,9 +34,7 @@ public struct ConsulNodeListBackend: NodeListBackend {
     /// Creates the key unless it exists (see ``NodeListBackend/createIfAbsent(key:value:)``).
     public func createIfAbsent(key: String, value: [UInt8]) async throws -> CreateResult {
         while true {
-            if try await client.kv.put(Self.consulKey(key), value: value, cas: 0) {
-                return .created(version: try await read(key: key)?.version ?? 0)
-            }
+            if let version = try await casTransaction(key: key, value: value, index: 0) { return .created(version: version) }
             if let current = try await read(key: key) { return .exists(current) }
         }
     }
@@ -44,10 +43,21 @@ public struct ConsulNodeListBackend: NodeListBackend {
     public func compareAndSwap(key: String, expected: UInt64, value: [UInt8]) async throws -> SwapResult {
         // cas=0 would mean create-if-absent; a list that exists never has index 0.
         guard expected != 0 else { return .conflict(current: try await read(key: key)) }
-        if try await client.kv.put(Self.consulKey(key), value: value, cas: expected) {
-            return .swapped(version: try await read(key: key)?.version ?? expected)
-        }
+        if let version = try await casTransaction(key: key, value: value, index: expected) { return .swapped(version: version) }
         return .conflict(current: try await read(key: key))
+    }
+
+    /// One `cas` in a transaction: the new `ModifyIndex`, or nil when the index did not match.
+    private func casTransaction(key: String, value: [UInt8], index: UInt64) async throws -> UInt64? {
+        do {
+            let result = try await client.kv.txn([.cas(Self.consulKey(key), value: value, index: index)])
+            guard let written = result.results.first else {
+                throw ConsulError(.badResponse, message: "Consul's transaction answer for \(Self.consulKey(key)) carried no entry — is this a Consul server?")
+            }
+            return written.modifyIndex
+        } catch let error as ConsulError where error.code == .conflict {
+            return nil
+        }
     }
 
     /// The value now and after each change (see ``NodeListBackend/changes(key:)``).

@@ -1,0 +1,58 @@
+/// What one observer (one `NodeListStore`) remembers of the entries it has seen, on its own
+/// monotonic clock: when it first saw each entry (its grace period starts then), its latest
+/// probe verdict, and since when it has found the entry dead without a break.
+///
+/// Nothing here is compared with another host's clock: every instant is this observer's.
+struct ObserverMemory: Sendable, Hashable {
+    struct Verdict: Sendable, Hashable {
+        /// The probe round's answer.
+        var alive: Bool
+        /// When the probe finished (monotonic, this observer's clock).
+        var at: Duration
+    }
+
+    private(set) var firstSeen: [NodeIdentity: Duration] = [:]
+    private(set) var verdicts: [NodeIdentity: Verdict] = [:]
+    private(set) var deadSince: [NodeIdentity: Duration] = [:]
+
+    /// Records the entries of a list just read: an entry never seen before starts its grace
+    /// period now. Entries no longer listed are forgotten (a name that comes back with the same
+    /// incarnation after being swept starts a fresh grace period too).
+    mutating func saw(_ entries: some Sequence<NodeIdentity>, now: Duration) {
+        var listed = Set<NodeIdentity>()
+        for entry in entries {
+            listed.insert(entry)
+            if firstSeen[entry] == nil { firstSeen[entry] = now }
+        }
+        firstSeen = firstSeen.filter { listed.contains($0.key) }
+        verdicts = verdicts.filter { listed.contains($0.key) }
+        deadSince = deadSince.filter { listed.contains($0.key) }
+    }
+
+    /// How long this observer has known `entry` (zero if it never saw it).
+    func age(of entry: NodeIdentity, now: Duration) -> Duration {
+        guard let first = firstSeen[entry] else { return .zero }
+        return max(now - first, .zero)
+    }
+
+    /// Records a probe verdict taken at `now`. A dead verdict for an entry past `grace` starts
+    /// (or continues) its dead streak; an alive one ends it.
+    mutating func record(_ entry: NodeIdentity, alive: Bool, now: Duration, grace: Duration) {
+        if firstSeen[entry] == nil { firstSeen[entry] = now }
+        verdicts[entry] = Verdict(alive: alive, at: now)
+        if alive {
+            deadSince[entry] = nil
+        } else if age(of: entry, now: now) >= grace, deadSince[entry] == nil {
+            deadSince[entry] = now
+        }
+    }
+
+    /// The verdict on `entry` when it is at most `lifetime` old.
+    func freshVerdict(_ entry: NodeIdentity, now: Duration, lifetime: Duration) -> Verdict? {
+        guard let verdict = verdicts[entry], now - verdict.at <= lifetime else { return nil }
+        return verdict
+    }
+
+    /// Since when this observer has found `entry` dead (out of its grace period) without a break.
+    func deadStreakStart(_ entry: NodeIdentity) -> Duration? { deadSince[entry] }
+}
