@@ -7,18 +7,23 @@ import Foundation
 /// text; reading is strict about types and required fields and tolerant of unknown extra fields
 /// (for later additions).
 ///
-/// `suspectedBy` (optional, a list of `{"name":…,"incarnation":…}`) names the listed observers
-/// whose latest probe round found the entry dead: the votes that the sweep rules count. A
-/// format-1 reader that does not know it ignores it; a writer that drops it only drops votes,
-/// which their observers cast again on their next refresh.
+/// `suspectedBy` (optional, a list of `{"name":…,"incarnation":…,"pastGrace":bool}`, with
+/// `"challenge":true` on some) names the listed observers whose latest probe round found the
+/// entry dead: the votes that the sweep rules count. `pastGrace` says the observer had known the
+/// entry for longer than its grace period when it voted; only such votes can remove an entry,
+/// while any vote is a sign that its observer is alive. `challenge` marks an isolated observer's
+/// intent to remove the entry under the survivor rule; the entry's own node, when alive, clears
+/// it at its next refresh. A format-1 reader that does not know the field ignores it; a writer that drops it
+/// only drops votes, which their observers cast again on their next refresh.
 public struct NodeListDocument: Sendable, Hashable {
     /// The only format this version writes and reads.
     public static let currentFormat = 1
 
     /// The nodes, in join order.
     public var nodes: [ClusterNode]
-    /// For each entry, the observers (listed entries) that currently suspect it dead.
-    var suspicions: [NodeIdentity: Set<NodeIdentity>]
+    /// For each entry, the observers (listed entries) that currently suspect it dead, each with
+    /// whether the entry was past that observer's grace period.
+    var suspicions: [NodeIdentity: [NodeIdentity: Vote]]
 
     /// Creates a document.
     public init(nodes: [ClusterNode]) {
@@ -26,7 +31,7 @@ public struct NodeListDocument: Sendable, Hashable {
         self.suspicions = [:]
     }
 
-    init(nodes: [ClusterNode], suspicions: [NodeIdentity: Set<NodeIdentity>]) {
+    init(nodes: [ClusterNode], suspicions: [NodeIdentity: [NodeIdentity: Vote]]) {
         self.nodes = nodes
         self.suspicions = suspicions.filter { !$0.value.isEmpty }
     }
@@ -48,9 +53,11 @@ public struct NodeListDocument: Sendable, Hashable {
             out += "}"
             if let observers = suspicions[NodeIdentity(node)], !observers.isEmpty {
                 out += ",\"suspectedBy\":["
-                for (j, observer) in observers.sorted().enumerated() {
+                for (j, observer) in observers.keys.sorted().enumerated() {
                     if j > 0 { out += "," }
-                    out += "{\"name\":" + Self.quote(observer.name) + ",\"incarnation\":" + Self.quote(observer.incarnation) + "}"
+                    out += "{\"name\":" + Self.quote(observer.name) + ",\"incarnation\":" + Self.quote(observer.incarnation)
+                        + ",\"pastGrace\":" + (observers[observer]!.pastGrace ? "true" : "false")
+                        + (observers[observer]!.challenge ? ",\"challenge\":true}" : "}")
                 }
                 out += "]"
             }
@@ -93,7 +100,7 @@ public struct NodeListDocument: Sendable, Hashable {
         }
         guard let rawNodes = root["nodes"] as? [Any] else { throw corrupt("\"nodes\" is missing or not an array") }
         var nodes: [ClusterNode] = []
-        var suspicions: [NodeIdentity: Set<NodeIdentity>] = [:]
+        var suspicions: [NodeIdentity: [NodeIdentity: Vote]] = [:]
         nodes.reserveCapacity(rawNodes.count)
         for (i, raw) in rawNodes.enumerated() {
             guard let entry = raw as? [String: Any] else { throw corrupt("nodes[\(i)] is not an object") }
@@ -126,14 +133,16 @@ public struct NodeListDocument: Sendable, Hashable {
             let node = ClusterNode(name: name, address: address, incarnation: incarnation, joinedAt: date, metadata: metadata)
             if let rawSuspects = entry["suspectedBy"], !(rawSuspects is NSNull) {
                 guard let list = rawSuspects as? [Any] else { throw corrupt("nodes[\(i)].suspectedBy is not an array") }
-                var observers = Set<NodeIdentity>()
+                var observers: [NodeIdentity: Vote] = [:]
                 for (j, rawObserver) in list.enumerated() {
                     guard let observer = rawObserver as? [String: Any], let observerName = observer["name"] as? String,
                           let observerIncarnation = observer["incarnation"] as? String
                     else { throw corrupt("nodes[\(i)].suspectedBy[\(j)] is not {\"name\":…,\"incarnation\":…}") }
-                    observers.insert(NodeIdentity(name: observerName, incarnation: observerIncarnation))
+                    func flag(_ field: String) -> Bool { (observer[field] as? NSNumber).map { isBool($0) && $0.boolValue } ?? false }
+                    observers[NodeIdentity(name: observerName, incarnation: observerIncarnation)] =
+                        Vote(pastGrace: flag("pastGrace"), challenge: flag("challenge"))
                 }
-                if !observers.isEmpty { suspicions[NodeIdentity(node), default: []].formUnion(observers) }
+                if !observers.isEmpty { suspicions[NodeIdentity(node), default: [:]].merge(observers) { a, _ in a } }
             }
             nodes.append(node)
         }

@@ -21,8 +21,10 @@ extension NodeListStore {
         /// have found an entry dead without a break before the survivor rule lets it remove the
         /// entry — and only when the entry shows no sign of life (no vote against a node the
         /// observer reaches). Must be longer than every member's refresh interval plus the probe
-        /// timeout, so a live node on the far side of a partition has voted by then. Default: 15 s.
-        public var survivorDelay: Duration = .seconds(15)
+        /// timeout, so a live node on the far side of a partition has voted by then; with the other defaults
+        /// (5 s refresh, 500 ms probes) a crashed node is then gone within `sweepGracePeriod` + 2 refresh
+        /// intervals even when only one member survives. Default: 8 s.
+        public var survivorDelay: Duration = .seconds(8)
         /// The clocks ages are measured with. Default: ``SystemNodeListClock``.
         public var clock: any NodeListClock = SystemNodeListClock()
         /// The most entries the list may hold; a join past it throws `.tooManyNodes`. Default: 1000.

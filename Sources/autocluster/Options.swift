@@ -78,8 +78,8 @@ struct ProbeOptions: ParsableArguments {
     @Option(help: "This node never votes against an entry it has known for less than this (e.g. 10s).")
     var sweepGrace: String = "10s"
 
-    @Option(help: "How long a member that reaches no majority must find an entry dead before the survivor rule removes it (e.g. 15s).")
-    var survivorDelay: String = "15s"
+    @Option(help: "How long a member that reaches no majority must find an entry dead before the survivor rule removes it (e.g. 8s).")
+    var survivorDelay: String = "8s"
 
     @Option(help: "The most nodes the list may hold.")
     var maxNodes: Int = 1000

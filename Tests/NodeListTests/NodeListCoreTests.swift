@@ -18,8 +18,10 @@ import Testing
     }
 
     func seed(_ backend: InProcessBackend, _ nodes: [ClusterNode], votes: [ClusterNode: [ClusterNode]] = [:]) {
-        var suspicions: [NodeIdentity: Set<NodeIdentity>] = [:]
-        for (target, observers) in votes { suspicions[NodeIdentity(target)] = Set(observers.map(NodeIdentity.init)) }
+        var suspicions: [NodeIdentity: [NodeIdentity: Vote]] = [:]
+        for (target, observers) in votes {
+            suspicions[NodeIdentity(target)] = Dictionary(uniqueKeysWithValues: observers.map { (NodeIdentity($0), Vote(pastGrace: true)) })
+        }
         backend.write(key: Self.key, value: NodeListDocument(nodes: nodes, suspicions: suspicions).encoded())
     }
 
@@ -93,7 +95,7 @@ import Testing
         #expect(outcome.swept.isEmpty)
         #expect(outcome.nodes.map(\.name) == ["a", "b", "me"])
         let stored = try NodeListDocument.decode(try #require(try await backend.read(key: Self.key)).bytes, version: 0)
-        #expect(stored.suspicions == [NodeIdentity(a): [NodeIdentity(name: "me", incarnation: outcome.nodes[2].incarnation)]])
+        #expect(stored.suspicions == [NodeIdentity(a): [NodeIdentity(name: "me", incarnation: outcome.nodes[2].incarnation): Vote(pastGrace: true)]])
     }
 
     @Test func anIsolatedJoinerSweepsNothingAndAddsItselfOnlyUnderTheAddPolicy() async throws {

@@ -5,22 +5,25 @@
 /// The rules (the README's "Sweep safety" section says the same for users):
 ///
 /// * Each listed observer records its latest verdicts as *votes* (`suspectedBy`): it suspects an
-///   entry when its fresh probe found it dead and the entry is out of the observer's grace period
-///   (measured from when *this observer* first saw the entry, on its monotonic clock), and
-///   withdraws the vote when the entry answers again.
+///   entry when its fresh probe found it dead, marking the vote `pastGrace` when it has known the
+///   entry for longer than the grace period (measured from when *this observer* first saw the
+///   entry, on its monotonic clock); it withdraws the vote when the entry answers again. Only
+///   `pastGrace` votes count towards a removal; any vote is a sign of life of its observer.
 /// * Let R be the responsive listed nodes as this observer sees them (itself included when it is
 ///   listed or joining) and L the listed nodes. The observer is *isolated* when R is not a strict
 ///   majority of L. It then sweeps nothing under the majority rule and, if joining with
 ///   ``IsolatedJoinPolicy/wait``, does not add itself.
 /// * **Majority rule**: a not-isolated observer removes an entry that its own fresh verdict finds
-///   dead and that a majority of R has voted against.
+///   dead and that a majority of R has voted against past their grace periods.
 /// * **Survivor rule** (the lone survivor of a crashed cluster still cleans up): an isolated
-///   observer that is *listed* removes an entry when a majority of R has voted against it, its own
-///   verdicts have found it dead without a break for ``survivorDelay``, and the entry shows no
-///   sign of life: it has no vote against any member of R. A live node on the far side of a
-///   partition votes against the nodes it cannot reach within one refresh, so while
-///   `survivorDelay` is longer than every member's refresh interval plus a probe timeout, a
-///   partition never passes for a crash.
+///   observer that is *listed*, whose fresh verdict finds an entry dead past its grace period,
+///   which a majority of R has voted against past grace, and which shows no sign of life (no vote
+///   of it against any member of R), first *challenges* it: its vote gets `challenge: true`. A
+///   live node clears challenges against itself at its next refresh — it reads the store whatever
+///   the network between the two, so this holds through any flapping of the peer links. The
+///   observer removes the entry once its written challenge has stood unanswered for
+///   ``survivorDelay``, which must be longer than every member's refresh interval plus a probe
+///   timeout. A cleared challenge restarts the entry's dead streak.
 struct MembershipRules: Sendable {
     /// Entries an observer has known for less than this are never voted against.
     var sweepGracePeriod: Duration
@@ -91,9 +94,9 @@ struct MembershipRules: Sendable {
     /// Drops votes on and by entries that are no longer listed.
     static func pruned(_ document: NodeListDocument) -> NodeListDocument {
         let listed = Set(document.nodes.map(NodeIdentity.init))
-        var suspicions: [NodeIdentity: Set<NodeIdentity>] = [:]
+        var suspicions: [NodeIdentity: [NodeIdentity: Vote]] = [:]
         for (target, observers) in document.suspicions where listed.contains(target) {
-            let kept = observers.intersection(listed)
+            let kept = observers.filter { listed.contains($0.key) }
             if !kept.isEmpty { suspicions[target] = kept }
         }
         return NodeListDocument(nodes: document.nodes, suspicions: suspicions)
@@ -116,7 +119,7 @@ struct MembershipRules: Sendable {
 
     /// Decides, from fresh verdicts (see ``entriesToProbe(_:role:memory:now:)``; an entry without
     /// one counts as unreachable and is never swept), what the list becomes.
-    func decide(_ input: NodeListDocument, role: Role, memory: ObserverMemory, now: Duration) -> Decision {
+    func decide(_ input: NodeListDocument, role: Role, memory: inout ObserverMemory, now: Duration) -> Decision {
         let document = Self.deduplicated(input)
         let me = role.identity
         let myName = role.excludedName
@@ -133,8 +136,9 @@ struct MembershipRules: Sendable {
                 others.append(node)
             }
         }
+        let lifetime = verdictLifetime
         func verdict(_ node: ClusterNode) -> ObserverMemory.Verdict? {
-            memory.freshVerdict(NodeIdentity(node), now: now, lifetime: verdictLifetime)
+            memory.freshVerdict(NodeIdentity(node), now: now, lifetime: lifetime)
         }
         let responsiveOthers = others.filter { verdict($0)?.alive == true }
         let counted = me != nil  // the observer counts itself when listed or joining
@@ -156,17 +160,25 @@ struct MembershipRules: Sendable {
             }
         }
 
-        // This observer's votes, from its fresh verdicts.
+        // This observer's votes, from its fresh verdicts; a written challenge of its that is gone
+        // was answered by a live entry.
         var suspicions = document.suspicions
         if let me {
+            for (entry, challenge) in memory.challenges where challenge.written && suspicions[entry]?[me]?.challenge != true {
+                memory.refuted(entry, now: now)
+            }
             for other in others {
                 let id = NodeIdentity(other)
-                let suspects = verdict(other)?.alive == false && memory.age(of: id, now: now) >= sweepGracePeriod
-                if suspects {
-                    suspicions[id, default: []].insert(me)
-                } else if suspicions[id]?.contains(me) == true {
-                    suspicions[id]?.remove(me)
+                if verdict(other)?.alive == false {
+                    suspicions[id, default: [:]][me] = Vote(
+                        pastGrace: memory.age(of: id, now: now) >= sweepGracePeriod, challenge: memory.challenges[id] != nil)
+                } else if suspicions[id]?[me] != nil {
+                    suspicions[id]?[me] = nil
                 }
+            }
+            // Challenges against this node itself are answered: it is alive.
+            if selfListed, let mine = suspicions[me] {
+                for (observer, vote) in mine where vote.challenge { suspicions[me]?[observer]?.challenge = false }
             }
         }
 
@@ -178,15 +190,21 @@ struct MembershipRules: Sendable {
         var swept: [ClusterNode] = []
         for other in others where verdict(other)?.alive == false {
             let id = NodeIdentity(other)
-            let votes = suspicions[id, default: []].intersection(electorate).count
+            let votes = suspicions[id, default: [:]].filter { $0.value.pastGrace && electorate.contains($0.key) }.count
             guard votes >= majority else { continue }
             if !isolated {
                 swept.append(other)
                 continue
             }
-            guard isMember, let since = memory.deadStreakStart(id), now - since >= survivorDelay else { continue }
-            let signOfLife = electorate.contains { suspicions[$0]?.contains(id) == true }
-            if !signOfLife { swept.append(other) }
+            guard isMember, let me, memory.deadStreakStart(id) != nil else { continue }
+            let signOfLife = electorate.contains { suspicions[$0]?[id] != nil }
+            if signOfLife { continue }
+            if let challenge = memory.challenges[id] {
+                if challenge.written, now - challenge.since >= survivorDelay { swept.append(other) }
+            } else {
+                memory.challenge(id, now: now)
+                suspicions[id]?[me]?.challenge = true
+            }
         }
 
         // The next list.

@@ -161,6 +161,7 @@ struct NodeListOperation: Sendable {
 
         case (.swapping(let decision, let next), .swapped(.swapped(let version), _)):
             state = .done
+            if let me = role.identity { memory.wrote(next, as: me) }
             var result = outcome(nodes: next.nodes, version: version, created: false, wrote: true)
             if let decision { result.apply(decision) }
             if case .leave(let match) = kind { result.removed = (current.flatMap { try? NodeListDocument.decode($0.bytes, version: $0.version) }?.nodes ?? []).filter(match.matches).count }
@@ -271,7 +272,7 @@ struct NodeListOperation: Sendable {
             let next = MembershipRules.pruned(NodeListDocument(nodes: original.nodes.filter { !match.matches($0) }, suspicions: original.suspicions))
             return write(next, decision: nil, original: original, replacing: replacing)
         }
-        let decision = rules.decide(original, role: role, memory: memory, now: now)
+        let decision = rules.decide(original, role: role, memory: &memory, now: now)
         switch kind {
         case .join(let node, let policy):
             if let other = decision.liveNamesakes.first {

@@ -14,6 +14,14 @@ struct ObserverMemory: Sendable, Hashable {
     private(set) var firstSeen: [NodeIdentity: Duration] = [:]
     private(set) var verdicts: [NodeIdentity: Verdict] = [:]
     private(set) var deadSince: [NodeIdentity: Duration] = [:]
+    /// This observer's survivor-rule challenges: when each was decided, and whether a write of
+    /// it has been seen to succeed.
+    private(set) var challenges: [NodeIdentity: Challenge] = [:]
+
+    struct Challenge: Sendable, Hashable {
+        var since: Duration
+        var written: Bool
+    }
 
     /// Records the entries of a list just read: an entry never seen before starts its grace
     /// period now. Entries no longer listed are forgotten (a name that comes back with the same
@@ -27,6 +35,7 @@ struct ObserverMemory: Sendable, Hashable {
         firstSeen = firstSeen.filter { listed.contains($0.key) }
         verdicts = verdicts.filter { listed.contains($0.key) }
         deadSince = deadSince.filter { listed.contains($0.key) }
+        challenges = challenges.filter { listed.contains($0.key) }
     }
 
     /// How long this observer has known `entry` (zero if it never saw it).
@@ -42,6 +51,7 @@ struct ObserverMemory: Sendable, Hashable {
         verdicts[entry] = Verdict(alive: alive, at: now)
         if alive {
             deadSince[entry] = nil
+            challenges[entry] = nil
         } else if age(of: entry, now: now) >= grace, deadSince[entry] == nil {
             deadSince[entry] = now
         }
@@ -55,4 +65,23 @@ struct ObserverMemory: Sendable, Hashable {
 
     /// Since when this observer has found `entry` dead (out of its grace period) without a break.
     func deadStreakStart(_ entry: NodeIdentity) -> Duration? { deadSince[entry] }
+
+    /// Records a challenge decided now (kept if one is pending already).
+    mutating func challenge(_ entry: NodeIdentity, now: Duration) {
+        if challenges[entry] == nil { challenges[entry] = Challenge(since: now, written: false) }
+    }
+
+    /// The entry answered a written challenge (it cleared it): it is alive, whatever the network
+    /// between the two says; its dead streak starts again.
+    mutating func refuted(_ entry: NodeIdentity, now: Duration) {
+        challenges[entry] = nil
+        if deadSince[entry] != nil { deadSince[entry] = now }
+    }
+
+    /// After a successful write of `document` by `me`: the challenges it carries are written.
+    mutating func wrote(_ document: NodeListDocument, as me: NodeIdentity) {
+        for (entry, challenge) in challenges where !challenge.written {
+            if document.suspicions[entry]?[me]?.challenge == true { challenges[entry]?.written = true }
+        }
+    }
 }
