@@ -14,7 +14,9 @@
 ///   majority of L. It then sweeps nothing under the majority rule and, if joining with
 ///   ``IsolatedJoinPolicy/wait``, does not add itself.
 /// * **Majority rule**: a not-isolated observer removes an entry that its own fresh verdict finds
-///   dead and that a majority of R has voted against past their grace periods.
+///   dead and that observers in R forming a strict majority of the whole list L have voted
+///   against past their grace periods — so a node that at least half of the list still reaches
+///   is never removed, however the links between the others are cut.
 /// * **Survivor rule** (the lone survivor of a crashed cluster still cleans up): an isolated
 ///   observer that is *listed*, whose fresh verdict finds an entry dead past its grace period,
 ///   which a majority of R has voted against past grace, and which shows no sign of life (no vote
@@ -185,17 +187,18 @@ struct MembershipRules: Sendable {
         // The sweep.
         var electorate = Set(responsiveOthers.map(NodeIdentity.init))
         if let me { electorate.insert(me) }
-        let majority = responsive / 2 + 1
+        let majorityOfList = listed / 2 + 1
+        let majorityOfResponsive = responsive / 2 + 1
         let isMember: Bool = if case .member = role { selfListed } else { false }
         var swept: [ClusterNode] = []
         for other in others where verdict(other)?.alive == false {
             let id = NodeIdentity(other)
             let votes = suspicions[id, default: [:]].filter { $0.value.pastGrace && electorate.contains($0.key) }.count
-            guard votes >= majority else { continue }
             if !isolated {
-                swept.append(other)
+                if votes >= majorityOfList { swept.append(other) }
                 continue
             }
+            guard votes >= majorityOfResponsive else { continue }
             guard isMember, let me, memory.deadStreakStart(id) != nil else { continue }
             let signOfLife = electorate.contains { suspicions[$0]?[id] != nil }
             if signOfLife { continue }

@@ -76,6 +76,8 @@ final class Simulation {
     private(set) var cuts = Set<Pair>()
     /// Probes between these pairs are slow (they time out although both ends are up).
     private var slowPairs = Set<Pair>()
+    /// When each pair was last cut or slow (or its state changed).
+    private var pairDisturbed: [Pair: Duration] = [:]
     private(set) var violations: [Violation] = []
     /// A readable trace of what happened (printed for a failing seed).
     private(set) var trace: [String] = []
@@ -143,7 +145,10 @@ final class Simulation {
         for pair in changed.union(newCuts).union(slow) {
             members[pair.a].lastDisturbed = now
             members[pair.b].lastDisturbed = now
+            pairDisturbed[pair] = now
         }
+        // Pairs that stay cut are disturbed until they heal.
+        for pair in cuts.intersection(newCuts).union(slowPairs.intersection(slow)) { pairDisturbed[pair] = now }
         cuts = newCuts
         slowPairs = slow
         log("cuts \(cuts.map { "\($0.a)|\($0.b)" }.sorted()) slow \(slow.map { "\($0.a)~\($0.b)" }.sorted())")
@@ -426,7 +431,32 @@ final class Simulation {
             violation("\(member.name)'s write v\(outcome.version) lost \(removed.subtracting(allowed).sorted())")
         }
         let window = parameters.probeTimeout + .milliseconds(20)
+        // A vote can be one refresh old: who could have voted against a node at `time`.
+        let voteWindow = parameters.refresh * 1.1 + parameters.probeTimeout + .milliseconds(50)
+        func couldVote(_ observer: Int, against target: Int) -> Bool {
+            let pair = Pair(observer, target)
+            return cuts.contains(pair) || slowPairs.contains(pair) || (pairDisturbed[pair].map { time - $0 <= voteWindow } ?? false)
+        }
         for swept in outcome.swept {
+            if let target = members.first(where: { $0.name == swept.name }), target.alive,
+               target.current.incarnation == swept.incarnation {
+                if outcome.isolated {
+                    violation("\(member.name) swept \(swept.incarnation) under the survivor rule although it is alive and reads the store (v\(outcome.version))")
+                }
+                // The list the decision counted: the entries it read, and a joiner's own.
+                let counted = before.union(after.subtracting(before))
+                let voters = counted.filter { id in
+                    id.name != target.name
+                        && members.contains {
+                            ($0.alive || time - $0.lastDisturbed <= voteWindow)  // alive, or crashed after voting
+                                && ($0.current.incarnation == id.incarnation || ($0 === member && id.name == member.name))
+                                && couldVote($0.index, against: target.index)
+                        }
+                }
+                if 2 * voters.count <= counted.count {
+                    violation("\(member.name) swept \(swept.incarnation), which only \(voters.count) of \(counted.count) listed could have found dead (v\(outcome.version))")
+                }
+            }
             guard let target = members.first(where: { $0.name == swept.name }), target.alive,
                   target.current.incarnation == swept.incarnation, time - target.lastDisturbed > window,
                   !slowPairs.contains(where: { $0.a == target.index || $0.b == target.index })
