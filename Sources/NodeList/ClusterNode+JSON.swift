@@ -10,9 +10,11 @@ extension ClusterNode {
 }
 
 extension JoinOutcome {
-    /// `{"seed":…,"swept":[…],"nodes":[…],"attempts":N,"created":bool}` (the `autocluster join --json` output).
+    /// `{"seed":…,"swept":[…],"nodes":[…],"attempts":N,"created":bool,"isolated":bool,"responsive":N,"listed":N}`
+    /// (the `autocluster join --json` output).
     public var jsonText: String {
         "{\"seed\":\(seed?.jsonText ?? "null"),\"swept\":[\(swept.map(\.jsonText).joined(separator: ","))],"
-            + "\"nodes\":[\(nodes.map(\.jsonText).joined(separator: ","))],\"attempts\":\(attempts),\"created\":\(created)}"
+            + "\"nodes\":[\(nodes.map(\.jsonText).joined(separator: ","))],\"attempts\":\(attempts),\"created\":\(created),"
+            + "\"isolated\":\(isolated),\"responsive\":\(responsive),\"listed\":\(listed)}"
     }
 }

@@ -83,7 +83,15 @@ import Glibc
         #expect(table.stdout.split(separator: "\n").count == 4)  // header + 3 rows
         #expect(table.stdout.contains("zone=a"))
 
-        let sweep = try await CommandRunner.run(["sweep", "--store", url, "--key", key, "--sweep-grace", "0s", "--json"])
+        // An outsider's sweep removes nothing nobody has voted against; n1's records its vote;
+        // n2's vote makes the majority of the list (2 of 3), and its sweep removes n3.
+        let outsider = try await CommandRunner.run(["sweep", "--store", url, "--key", key, "--sweep-grace", "0s", "--json"])
+        #expect(outsider.status == 0, "\(outsider.stderr)")
+        #expect(names(try json(outsider.stdout)["swept"]) == [])
+        let byN1 = try await CommandRunner.run(["sweep", "--store", url, "--key", key, "--as", "n1", "--sweep-grace", "0s", "--json"])
+        #expect(byN1.status == 0, "\(byN1.stderr)")
+        #expect(names(try json(byN1.stdout)["swept"]) == [])
+        let sweep = try await CommandRunner.run(["sweep", "--store", url, "--key", key, "--as", "n2", "--sweep-grace", "0s", "--json"])
         #expect(sweep.status == 0, "\(sweep.stderr)")
         let swept = try json(sweep.stdout)
         #expect(names(swept["swept"]) == ["n3"])

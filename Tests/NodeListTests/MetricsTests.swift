@@ -41,16 +41,22 @@ final class RecordingMetrics: MetricsFactory {
 }
 
 @Suite struct MetricsTests {
+    /// live, dead, other — with votes of live and other against dead: with the joiner's own fresh
+    /// verdict, observers forming a majority of the list agree.
+    static let voted = """
+        {"format":1,"nodes":[{"name":"live","address":"127.0.0.1:1","incarnation":"l","joinedAt":"2026-01-01T00:00:00Z"},
+        {"name":"dead","address":"127.0.0.1:2","incarnation":"d","joinedAt":"2026-01-01T00:00:00Z",
+         "suspectedBy":[{"name":"live","incarnation":"l","pastGrace":true},{"name":"other","incarnation":"o","pastGrace":true}]},
+        {"name":"other","address":"127.0.0.1:3","incarnation":"o","joinedAt":"2026-01-01T00:00:00Z"}]}
+        """
+
     @Test func joinsConflictsSweepsAndProbeFailuresAreCounted() async throws {
         let key = "/autocluster/metrics"
         let old = NodeListCoreTests.old
         let backend = InProcessBackend { backend, attempt in
             guard attempt == 1 else { return }
-            backend.write(key: key, value: NodeListDocument(nodes: [
-                ClusterNode(name: "live", address: "127.0.0.1:1", incarnation: "l", joinedAt: old),
-                ClusterNode(name: "dead", address: "127.0.0.1:2", incarnation: "d", joinedAt: old),
-                ClusterNode(name: "other", address: "127.0.0.1:3", incarnation: "o", joinedAt: old),
-            ]).encoded())
+            // A competing write: "other" joined, and "live" and "other" have voted "dead" dead.
+            backend.write(key: key, value: Array(MetricsTests.voted.utf8))
         }
         backend.write(key: key, value: NodeListDocument(nodes: [
             ClusterNode(name: "live", address: "127.0.0.1:1", incarnation: "l", joinedAt: old),
@@ -60,6 +66,7 @@ final class RecordingMetrics: MetricsFactory {
         var configuration = NodeListStore.Configuration()
         configuration.metricsFactory = metrics
         configuration.probeAttempts = 2
+        configuration.sweepGracePeriod = .zero  // the joiner's own vote counts at once
         let store = NodeListStore(
             backend: backend, key: key, probe: ClosureProbe { node, _ in node.name != "dead" }, configuration: configuration)
         let outcome = try await store.join(ClusterNode(name: "me", address: "127.0.0.1:9"))

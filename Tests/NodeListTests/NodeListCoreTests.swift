@@ -45,9 +45,9 @@ import Testing
         let b = ClusterNode(name: "b", address: alive1.address, joinedAt: Self.old)
         let c = ClusterNode(name: "c", address: alive2.address, joinedAt: Self.old)
         let backend = InProcessBackend()
-        // b and c (the responsive majority) have already voted a dead.
+        // b and c have already voted a dead; with the joiner's own vote that is 3 of the 4 listed.
         seed(backend, [a, b, c], votes: [a: [b, c]])
-        let store = NodeListStore(backend: backend, key: Self.key, probe: TCPProbe(timeout: .seconds(3)), configuration: configuration())
+        let store = NodeListStore(backend: backend, key: Self.key, probe: TCPProbe(timeout: .seconds(3)), configuration: configuration(grace: .zero))
         let me = ClusterNode(name: "me", address: "127.0.0.1:9")
         let connected = TestMutex<[String]>([])
         let outcome = try await store.join(me) { seed in connected.withLock { $0.append(seed.name) } }

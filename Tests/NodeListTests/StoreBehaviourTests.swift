@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import NodeList
+@testable import NodeList
 import ServiceLifecycle
 import StoreTestSupport
 import Testing
@@ -22,10 +22,15 @@ import Testing
         await fixture.shutdown()
     }
 
-    /// Writes `nodes` as the list (create-if-absent on an empty key).
-    func plant(_ fixture: StoreFixture, _ nodes: [ClusterNode]) async throws {
+    /// Writes `nodes` as the list (create-if-absent on an empty key), with `votes` (target →
+    /// observers, every vote past grace).
+    func plant(_ fixture: StoreFixture, _ nodes: [ClusterNode], votes: [ClusterNode: [ClusterNode]] = [:]) async throws {
         let backend = try await fixture.backend()
-        let result = try await backend.createIfAbsent(key: fixture.key, value: NodeListDocument(nodes: nodes).encoded())
+        var suspicions: [NodeIdentity: [NodeIdentity: Vote]] = [:]
+        for (target, observers) in votes {
+            suspicions[NodeIdentity(target)] = Dictionary(uniqueKeysWithValues: observers.map { (NodeIdentity($0), Vote(pastGrace: true)) })
+        }
+        let result = try await backend.createIfAbsent(key: fixture.key, value: NodeListDocument(nodes: nodes, suspicions: suspicions).encoded())
         guard case .created = result else { throw PlantError() }
     }
     struct PlantError: Error {}
@@ -81,44 +86,52 @@ import Testing
     }
 
     @Test(arguments: StoreKind.available)
-    func deadNodesAreSweptOnJoin(_ kind: StoreKind) async throws {
+    func deadNodesAreSweptOnJoinWhenAMajorityAgrees(_ kind: StoreKind) async throws {
         try await with(kind) { fixture in
             let live = try await LoopbackListener.start()
-            defer { Task { await live.close() } }
-            let dead1 = try await LoopbackListener.deadAddress()
-            let dead2 = try await LoopbackListener.deadAddress()
-            try await plant(fixture, [
-                ClusterNode(name: "dead1", address: dead1, joinedAt: Self.old),
-                ClusterNode(name: "live", address: live.address, joinedAt: Self.old),
-                ClusterNode(name: "dead2", address: dead2, joinedAt: Self.old),
-            ])
-            let store = try await fixture.store(probe: TCPProbe(timeout: .seconds(3)))
+            let live2 = try await LoopbackListener.start()
+            defer { Task { await live.close(); await live2.close() } }
+            let n1 = ClusterNode(name: "dead1", address: try await LoopbackListener.deadAddress(), joinedAt: Self.old)
+            let n2 = ClusterNode(name: "live", address: live.address, joinedAt: Self.old)
+            let n3 = ClusterNode(name: "live2", address: live2.address, joinedAt: Self.old)
+            let n4 = ClusterNode(name: "dead2", address: try await LoopbackListener.deadAddress(), joinedAt: Self.old)
+            // live and live2 have voted both dead nodes dead; with the joiner they are 3 of 5.
+            try await plant(fixture, [n1, n2, n3, n4], votes: [n1: [n2, n3], n4: [n2, n3]])
+            let store = try await fixture.store(probe: TCPProbe(timeout: .seconds(3))) { $0.sweepGracePeriod = .zero }
             let seeds = TestMutex<[String]>([])
             let outcome = try await store.join(ClusterNode(name: "me", address: "127.0.0.1:7009")) { seed in
                 seeds.withLock { $0.append(seed.name) }
             }
+            #expect(outcome.isolated == false)
             #expect(outcome.seed?.name == "live")
             #expect(seeds.withLock { $0 } == ["live"])
             #expect(Set(outcome.swept.map(\.name)) == ["dead1", "dead2"])
-            #expect(try await store.nodes().map(\.name) == ["live", "me"])
+            #expect(try await store.nodes().map(\.name) == ["live", "live2", "me"])
         }
     }
 
     @Test(arguments: StoreKind.available)
-    func anEntryYoungerThanTheGracePeriodIsKept(_ kind: StoreKind) async throws {
+    func votesCastWithinTheObserversGracePeriodRemoveNothing(_ kind: StoreKind) async throws {
         try await with(kind) { fixture in
-            let live = try await LoopbackListener.start()
-            defer { Task { await live.close() } }
+            let listeners = [try await LoopbackListener.start(), try await LoopbackListener.start(), try await LoopbackListener.start()]
+            defer { Task { for listener in listeners { await listener.close() } } }
+            let observers = listeners.enumerated().map { ClusterNode(name: "l\($0.offset)", address: $0.element.address, joinedAt: Self.old) }
             let dead = try await LoopbackListener.deadAddress()
-            try await plant(fixture, [
-                ClusterNode(name: "live", address: live.address, joinedAt: Self.old),
-                ClusterNode(name: "young", address: dead),
-                ClusterNode(name: "old", address: dead, joinedAt: Self.old),
-            ])
-            let store = try await fixture.store(probe: TCPProbe(timeout: .seconds(3))) { $0.sweepGracePeriod = .seconds(60) }
+            let young = ClusterNode(name: "young", address: dead)
+            let old = ClusterNode(name: "old", address: dead, joinedAt: Self.old)
+            // Every observer has voted against both, but against "young" within its grace period.
+            let document = NodeListDocument(
+                nodes: observers + [young, old],
+                suspicions: [
+                    NodeIdentity(young): Dictionary(uniqueKeysWithValues: observers.map { (NodeIdentity($0), Vote(pastGrace: false)) }),
+                    NodeIdentity(old): Dictionary(uniqueKeysWithValues: observers.map { (NodeIdentity($0), Vote(pastGrace: true)) }),
+                ])
+            let backend = try await fixture.backend()
+            guard case .created = try await backend.createIfAbsent(key: fixture.key, value: document.encoded()) else { throw PlantError() }
+            let store = try await fixture.store(probe: TCPProbe(timeout: .seconds(3))) { $0.sweepGracePeriod = .zero }
             let outcome = try await store.join(ClusterNode(name: "me", address: "127.0.0.1:7009"))
             #expect(outcome.swept.map(\.name) == ["old"])
-            #expect(try await store.nodes().map(\.name) == ["live", "young", "me"])
+            #expect(try await store.nodes().map(\.name) == ["l0", "l1", "l2", "young", "me"])
         }
     }
 
@@ -259,7 +272,7 @@ import Testing
     }
 
     @Test(arguments: StoreKind.available)
-    func aSweptButAliveMemberReAddsItselfThroughTheService(_ kind: StoreKind) async throws {
+    func aSweptButAliveMemberReAddsItselfAsANewIncarnation(_ kind: StoreKind) async throws {
         try await with(kind) { fixture in
             let listener = try await LoopbackListener.start()
             let other = try await LoopbackListener.start()
@@ -273,19 +286,15 @@ import Testing
             let observer = try await fixture.store()
             try await waitFor { try await observer.nodes().contains(me) }
 
-            // A node that finds "me" unresponsive sweeps it.
-            let sweeper = try await fixture.store(probe: ClosureProbe { node, _ in node.name != "me" }) {
-                $0.sweepGracePeriod = .zero
-            }
-            // sweep() returns "me" only once its compare-and-swap removed it. The list is not read
-            // right after: the service reacts to the store's watch at once and may already have
-            // re-added itself (it did under ThreadSanitizer, with Consul's blocking queries).
-            let before = try #require(try await observer.document()).version
-            #expect(try await sweeper.sweep().map(\.name) == ["me"])
+            // Its entry is removed (as a sweep by the others would): the service, still reaching
+            // "other" (a majority of the list), re-adds itself under a new incarnation.
+            #expect(try await observer.leave(me))
             try await waitFor {
-                guard let document = try await observer.document() else { return false }
-                return document.nodes.map(\.name) == ["other", "me"] && document.version > before
+                let nodes = try await observer.nodes()
+                return nodes.map(\.name) == ["other", "me"] && nodes[1].incarnation != me.incarnation
             }
+            #expect(service.currentNode.incarnation != me.incarnation)
+            #expect(try await observer.nodes().last == service.currentNode)
         }
     }
 
