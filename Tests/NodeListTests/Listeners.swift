@@ -12,7 +12,7 @@ final class LoopbackListener: Sendable {
 
     var address: String { "127.0.0.1:\(port)" }
 
-    static func start(status: Int = 200) async throws -> LoopbackListener {
+    static func start(status: Int = 200, port: Int = 0) async throws -> LoopbackListener {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -20,7 +20,7 @@ final class LoopbackListener: Sendable {
                     try channel.pipeline.syncOperations.addHandler(Responder(status: status))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: "127.0.0.1", port: port).get()
         return LoopbackListener(channel: channel, port: channel.localAddress!.port!)
     }
 

@@ -53,6 +53,17 @@ public struct CommandRunner {
 
         public func signal(_ sig: Int32) { if finished == nil { kill(pid, sig) } }
 
+        /// Waits for the exit, blocking the calling thread.
+        public func waitSync() throws -> Result {
+            if finished == nil {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                let low = status & 0x7f
+                finished = low == 0 ? (status >> 8) & 0xff : 128 + low
+            }
+            return Result(status: finished!, stdout: stdout, stderr: stderr)
+        }
+
         /// Waits for the exit; kills it (SIGKILL) after `timeout`.
         public func wait(timeout: Duration = .seconds(30)) async throws -> Result {
             let deadline = ContinuousClock.now + timeout
@@ -102,8 +113,19 @@ public struct CommandRunner {
         try start(raw: arguments.map { Array($0.utf8) }, environment: environment)
     }
 
+    /// Starts another program (an absolute path) with `arguments`, output to files like
+    /// `autocluster`'s.
+    public static func start(program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+        try start(raw: arguments.map { Array($0.utf8) }, environment: environment, executable: program)
+    }
+
+    /// Runs another program to completion, blocking the calling thread (for short commands).
+    public static func runSync(program: String, _ arguments: [String]) throws -> Result {
+        try start(program: program, arguments).waitSync()
+    }
+
     /// Starts `autocluster` with arguments given as raw bytes (which need not be UTF-8).
-    public static func start(raw arguments: [[UInt8]], environment: [String: String] = [:]) throws -> Running {
+    public static func start(raw arguments: [[UInt8]], environment: [String: String] = [:], executable: String = executable) throws -> Running {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("autocluster-cmd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let outPath = dir.appendingPathComponent("stdout").path
