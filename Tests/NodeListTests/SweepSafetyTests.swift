@@ -142,9 +142,11 @@ final class ManualClock: NodeListClock {
         old.joinedAt = Date(timeIntervalSince1970: 0)  // "joined" in 1970 by its writer's clock: irrelevant
         var memory = ObserverMemory()
         memory.saw(nodes.map(NodeIdentity.init), now: .seconds(100))
+        memory.record(NodeIdentity(nodes[1]), alive: true, now: .seconds(109), grace: .seconds(10))
         memory.record(NodeIdentity(nodes[2]), alive: false, now: .seconds(109), grace: .seconds(10))
         var decision = Self.rules.decide(NodeListDocument(nodes: nodes), role: .member(NodeIdentity(nodes[0])), memory: &memory, now: .seconds(109))
         #expect(decision.next.suspicions[NodeIdentity(nodes[2])]?[NodeIdentity(nodes[0])] == Vote(pastGrace: false))
+        memory.record(NodeIdentity(nodes[1]), alive: true, now: .seconds(110), grace: .seconds(10))
         memory.record(NodeIdentity(nodes[2]), alive: false, now: .seconds(110), grace: .seconds(10))
         decision = Self.rules.decide(NodeListDocument(nodes: nodes), role: .member(NodeIdentity(nodes[0])), memory: &memory, now: .seconds(110))
         #expect(decision.next.suspicions[NodeIdentity(nodes[2])]?[NodeIdentity(nodes[0])] == Vote(pastGrace: true))
@@ -205,6 +207,7 @@ final class ManualClock: NodeListClock {
         var configuration = NodeListStore.Configuration()
         configuration.clock = clock
         configuration.probeTimeout = .seconds(1)
+        configuration.probeAttempts = 1
         let store = NodeListStore(backend: backend, key: "/k", probe: probe, configuration: configuration)
         let outcome = try await store.join(ClusterNode(name: "me", address: "127.0.0.1:9"))
         #expect(outcome.attempts == 2)

@@ -204,7 +204,7 @@ struct MembershipRules: Sendable {
             if signOfLife { continue }
             if let challenge = memory.challenges[id] {
                 if challenge.written, now - challenge.since >= survivorDelay { swept.append(other) }
-            } else {
+            } else if memory.mayChallenge(id, now: now, delay: survivorDelay) {
                 memory.challenge(id, now: now)
                 suspicions[id]?[me]?.challenge = true
             }

@@ -3,7 +3,7 @@
 /// probe verdict, and since when it has found the entry dead without a break.
 ///
 /// Nothing here is compared with another host's clock: every instant is this observer's.
-struct ObserverMemory: Sendable, Hashable {
+struct ObserverMemory: Sendable {
     struct Verdict: Sendable, Hashable {
         /// The probe round's answer.
         var alive: Bool
@@ -17,6 +17,8 @@ struct ObserverMemory: Sendable, Hashable {
     /// This observer's survivor-rule challenges: when each was decided, and whether a write of
     /// it has been seen to succeed.
     private(set) var challenges: [NodeIdentity: Challenge] = [:]
+    /// Entries that answered challenges: when last, and how often.
+    private(set) var refutations: [NodeIdentity: (at: Duration, count: Int)] = [:]
 
     struct Challenge: Sendable, Hashable {
         var since: Duration
@@ -36,6 +38,7 @@ struct ObserverMemory: Sendable, Hashable {
         verdicts = verdicts.filter { listed.contains($0.key) }
         deadSince = deadSince.filter { listed.contains($0.key) }
         challenges = challenges.filter { listed.contains($0.key) }
+        refutations = refutations.filter { listed.contains($0.key) }
     }
 
     /// How long this observer has known `entry` (zero if it never saw it).
@@ -76,6 +79,15 @@ struct ObserverMemory: Sendable, Hashable {
     mutating func refuted(_ entry: NodeIdentity, now: Duration) {
         challenges[entry] = nil
         if deadSince[entry] != nil { deadSince[entry] = now }
+        refutations[entry] = (now, (refutations[entry]?.count ?? 0) + 1)
+    }
+
+    /// Whether a new challenge of `entry` may be issued now: at once the first time; after the
+    /// k-th answered one, only `delay` × 2^(k−1) later (at most ×64), so a node that keeps
+    /// answering costs a bounded, thinning number of writes.
+    func mayChallenge(_ entry: NodeIdentity, now: Duration, delay: Duration) -> Bool {
+        guard let last = refutations[entry] else { return true }
+        return now - last.at >= delay * (1 << min(last.count - 1, 6))
     }
 
     /// After a successful write of `document` by `me`: the challenges it carries are written.
