@@ -26,6 +26,8 @@ import Glibc
         let net = try TestNet(ip: ip, members: 6)
         defer { net.tearDown() }
         let url = try net.startStore(store)
+        // The store answers (a JVM takes a while to start on a loaded 2-core machine).
+        try await net.waitFor(seconds: 60, "\(store) answers in its namespace") { try await net.listed(url) != nil }
         for i in 1...6 { try net.startMember(i, url: url, refresh: Self.refresh, grace: Self.grace) }
         let all = Set((1...6).map { "m\($0)" })
 
@@ -215,7 +217,9 @@ final class TestNet: @unchecked Sendable {  // used only by the test task that m
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(200))
         }
-        Issue.record("not within \(seconds) s: \(what)")
+        let members = processes.sorted { $0.key < $1.key }.map { "m\($0.key): \($0.value.stderr.split(separator: "\n").suffix(3).joined(separator: " | "))" }
+        let detail = members.joined(separator: "\n")
+        Issue.record("not within \(seconds) s: \(what)\n\(detail)")
         throw CommandRunner.Failure(description: "timed out: \(what)")
     }
 
