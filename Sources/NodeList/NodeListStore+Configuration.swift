@@ -47,7 +47,7 @@ extension NodeListStore {
     public struct Backoff: Sendable, Hashable {
         /// The smallest bound of a wait. Default: 1 ms.
         public var initial: Duration
-        /// The largest wait. Default: 500 ms.
+        /// The largest wait. Default: 2 s.
         public var maximum: Duration
         /// The growth per attempt. Default: 2.
         public var multiplier: Double
@@ -61,7 +61,7 @@ extension NodeListStore {
 
         /// Creates a backoff.
         public init(
-            initial: Duration = .milliseconds(1), maximum: Duration = .milliseconds(500), multiplier: Double = 2, jitter: Double = 1,
+            initial: Duration = .milliseconds(1), maximum: Duration = .seconds(2), multiplier: Double = 2, jitter: Double = 1,
             latencyMultiple: Double = 8
         ) {
             self.initial = initial

@@ -96,7 +96,11 @@ struct NodeListOperation: Sendable {
     let limits: Limits
     let key: String
     private var state: State = .idle
-    private var current: VersionedValue?
+    private var current: VersionedValue? {
+        didSet { decoded = nil }
+    }
+    /// `current` decoded (once per value: a large list costs its decoding once per attempt).
+    private var decoded: Result<(NodeListDocument, Bool), NodeListError>?
     private var attempts = 0
     private var conflicts = 0
     private var seed: ClusterNode?
@@ -217,7 +221,16 @@ struct NodeListOperation: Sendable {
     }
 
     /// The stored document (or the empty one a `.replaceCorrupt` policy starts from).
-    private func document() throws(NodeListError) -> (NodeListDocument, replacing: Bool) {
+    private mutating func document() throws(NodeListError) -> (NodeListDocument, replacing: Bool) {
+        if decoded == nil { decoded = decodeCurrent() }
+        return try decoded!.get()
+    }
+
+    private func decodeCurrent() -> Result<(NodeListDocument, Bool), NodeListError> {
+        Result { () throws(NodeListError) in try decodeValue() }
+    }
+
+    private func decodeValue() throws(NodeListError) -> (NodeListDocument, Bool) {
         guard let value = current else { return (NodeListDocument(nodes: []), false) }
         do {
             return (try NodeListDocument.decode(value.bytes, version: value.version), false)
