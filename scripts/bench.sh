@@ -81,7 +81,12 @@ for store in "zookeeper://$zk" "etcd://127.0.0.1:$ETCD_PORT"; do
   for listed in 0 10 50; do
     join_lines+=("| $store | $listed | $("$bench" join "$store" "$listed" 500) |")
   done
-  join_lines+=("| $store | 50 concurrent joiners | $("$bench" contention "$store" 50) |")
+  for joiners in 50 200; do
+    # Three runs each, interleaved with the other store's; the table keeps all three.
+    for run in 1 2 3; do
+      join_lines+=("| $store | $joiners concurrent joiners (run $run) | $("$bench" contention "$store" "$joiners") |")
+    done
+  done
 done
 
 # 5. Memory.
