@@ -34,7 +34,8 @@ struct Elect: AsyncParsableCommand {
                 let election = store.election(key, value: Array((name ?? "").utf8))
                 let logger = options.logger("autocluster.elect")
                 var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-                    .init(service: LeaderPrinter(election: election, me: observe ? nil : name))
+                    .init(service: LeaderPrinter(election: election, me: observe ? nil : name),
+                          successTerminationBehavior: .gracefullyShutdownGroup)
                 ]
                 if !observe {
                     services.append(.init(service: LeaderService(election: election, logger: logger) { _ in

@@ -43,9 +43,10 @@ struct Lock: AsyncParsableCommand {
             status = try await options.withCoordination { store in
                 let service = LockCommandService(lock: store.lock(key), deadline: deadline, command: command, grace: grace)
                 let group = ServiceGroup(configuration: .init(
-                    services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint],
-                    logger: options.logger("autocluster.lock")))
+                    services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: options.logger("autocluster.lock")))
                 try await group.run()
+                if let failure = service.failure.withLockedValue({ $0 }) { throw failure }
                 return service.outcome.withLockedValue { $0 }
             }
         }
@@ -60,8 +61,21 @@ struct LockCommandService: Service {
     let command: [String]
     let grace: Duration
     let outcome = NIOLockedValueBox<Int32>(0)
+    /// What ended the service, reported by the command after the group has stopped (a service
+    /// that throws would end the group with a ServiceGroupError instead of this one-line error).
+    let failure = NIOLockedValueBox<(any Error)?>(nil)
 
     func run() async throws {
+        do {
+            try await acquireAndRun()
+        } catch is CancellationError {
+            failure.withLockedValue { $0 = CancellationError() }
+        } catch {
+            failure.withLockedValue { $0 = error }
+        }
+    }
+
+    private func acquireAndRun() async throws {
         let held: HeldLock
         do {
             held = try await cancelWhenGracefulShutdown { try await lock.acquire(deadline: deadline) }
