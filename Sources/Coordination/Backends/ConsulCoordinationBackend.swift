@@ -115,6 +115,10 @@ final class ConsulContender: Contender {
         self.sessionID = sessionID
         self.logger = logger
         state = NIOLockedValueBox(State(deadline: created + ttl, lastObserved: created))
+        signal.setOnLoss { [weak self] in
+            guard let self else { return }
+            Task { try? await self.withdraw() }
+        }
     }
 
     static func start(client: ConsulClient, key: String, value: [UInt8], behavior: ConsulSessionBehavior,

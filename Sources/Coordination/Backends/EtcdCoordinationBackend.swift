@@ -115,6 +115,10 @@ final class EtcdContender: Contender {
         self.logger = logger
         // etcd starts the TTL when it grants, which is after the request was sent.
         state = NIOLockedValueBox(State(deadline: grantSent + lease.ttl, lastObserved: grantSent))
+        signal.setOnLoss { [weak self] in
+            guard let self else { return }
+            Task { try? await self.withdraw() }
+        }
     }
 
     /// Grants the lease and starts keeping it alive.

@@ -14,6 +14,7 @@ final class LossSignal: Sendable {
         var streams: [Int: AsyncStream<LockEvent>.Continuation] = [:]
         var waiters: [Int: CheckedContinuation<Outcome?, Never>] = [:]
         var nextID = 0
+        var onLoss: (@Sendable () -> Void)?
     }
 
     private let state = NIOLockedValueBox(State())
@@ -27,6 +28,12 @@ final class LossSignal: Sendable {
         return nil
     }
 
+    /// Sets what runs once when a loss is recorded (the contender's own clean-up: an entry the
+    /// holder has given up must not keep blocking the queue until its session ends).
+    func setOnLoss(_ handler: @escaping @Sendable () -> Void) {
+        state.withLockedValue { $0.onLoss = handler }
+    }
+
     /// Records a loss; returns false when the outcome was already decided.
     @discardableResult
     func fire(_ reason: LockLossReason) -> Bool { settle(.lost(reason)) }
@@ -36,17 +43,23 @@ final class LossSignal: Sendable {
     func release() -> Bool { settle(.released) }
 
     private func settle(_ outcome: Outcome) -> Bool {
-        typealias Listeners = (won: Bool, streams: [AsyncStream<LockEvent>.Continuation], waiters: [CheckedContinuation<Outcome?, Never>])
+        typealias Listeners = (won: Bool, streams: [AsyncStream<LockEvent>.Continuation],
+                               waiters: [CheckedContinuation<Outcome?, Never>], onLoss: (@Sendable () -> Void)?)
         let listeners = state.withLockedValue { state -> Listeners in
-            guard state.outcome == nil else { return (false, [], []) }
+            guard state.outcome == nil else { return (false, [], [], nil) }
             state.outcome = outcome
             defer {
                 state.streams = [:]
                 state.waiters = [:]
+                state.onLoss = nil
             }
-            return (true, Array(state.streams.values), Array(state.waiters.values))
+            if case .lost = outcome {
+                return (true, Array(state.streams.values), Array(state.waiters.values), state.onLoss)
+            }
+            return (true, Array(state.streams.values), Array(state.waiters.values), nil)
         }
         guard listeners.won else { return false }
+        listeners.onLoss?()
         let event: LockEvent
         switch outcome {
         case .lost(let reason): event = .lost(reason)

@@ -194,6 +194,10 @@ final class ZooKeeperContender: Contender {
         self.stat = stat
         self.lossOnDisconnect = lossOnDisconnect
         self.logger = logger
+        signal.setOnLoss { [weak self] in
+            guard let self else { return }
+            Task { try? await self.withdraw() }
+        }
     }
 
     private func add(_ task: Task<Void, Never>) {
@@ -294,8 +298,8 @@ final class ZooKeeperContender: Contender {
         for task in tasks { task.cancel() }
         let client = self.client, path = self.path, owner = stat.ephemeralOwner
         try await Task {
-            // Retried through connection losses while the session can still hold the node.
-            for attempt in 1...40 {
+            // Retried through connection losses (up to 60 s) while the session can still hold the node.
+            for attempt in 1...240 {
                 do {
                     try await client.delete(path)
                     return
@@ -303,7 +307,7 @@ final class ZooKeeperContender: Contender {
                     switch error.code {
                     case .noNode, .closed, .closing, .sessionExpired: return  // gone, or the server deletes it
                     default:
-                        guard error.isRetryable, client.session?.id == owner, attempt < 40 else { throw error }
+                        guard error.isRetryable, client.session?.id == owner, attempt < 240 else { throw error }
                         try await Task.sleep(for: .milliseconds(250))
                     }
                 }
