@@ -1,3 +1,4 @@
+import Consul
 import Coordination
 import StoreTestSupport
 import Testing
@@ -62,6 +63,27 @@ struct LockAPITests {
             let again = try #require(try await mine.tryAcquire(), "tryAcquire after withLock released")
             #expect(again.token > value)
             try await again.release()
+        }
+    }
+}
+
+@Suite("Consul lock session (against the stand-in)")
+struct ConsulLockSessionTests {
+    @Test("the lock's session has Consul's default lock-delay (15 s) and behavior release")
+    func defaultLockDelay() async throws {
+        try await Harness.with(.consul, clients: 1, configure: { $0 = CoordinationStore.Configuration() }) { harness in
+            let key = harness.key("delay")
+            let held = try await harness.stores[0].lock(key).acquire(timeout: .seconds(10))
+            let client = harness.consulClients[0]
+            let entry = try #require(try await client.kv.get(String(key.dropFirst()), consistency: .consistent))
+            #expect(entry.modifyIndex == held.token, "the token is the acquiring write's ModifyIndex")
+            #expect(entry.lockIndex == 1)
+            let sessionID = try #require(entry.session)
+            let session = try #require(try await client.sessions.info(sessionID))
+            #expect(session.lockDelay == .seconds(15))
+            #expect(session.behavior == .release)
+            try await held.release()
+            #expect(try await client.sessions.info(session.id) == nil, "the session is destroyed on release")
         }
     }
 }
