@@ -244,15 +244,17 @@ final class ConsulContender: Contender {
     }
 
     func withdraw() async throws {
-        let (tasks, keeper, held) = state.withLockedValue { state -> ([Task<Void, Never>], Task<Void, Never>?, Bool)? in
+        let (tasks, keeper) = state.withLockedValue { state -> ([Task<Void, Never>], Task<Void, Never>?)? in
             if state.withdrawn { return nil }
             state.withdrawn = true
-            return (state.tasks, state.keeper, state.held != nil)
-        } ?? ([], nil, false)
+            return (state.tasks, state.keeper)
+        } ?? ([], nil)
         guard let keeper else { return }
         for task in tasks { task.cancel() }
         let client = self.client, key = self.key, id = sessionID, value = self.value
-        let release = held && behavior == .release
+        // Also when not known to be held: an acquire cancelled in flight may have been applied,
+        // and destroying a session that holds the key would impose the lock-delay on everyone.
+        let release = behavior == .release
         try await Task {
             var failure: (any Error)?
             if release {

@@ -22,7 +22,20 @@ struct ZooKeeperCoordinationBackend: CoordinationBackend {
         let directory = Self.path(key)
         try await Self.ensurePath(client, directory)
         let protection = "_c_" + Self.randomHex() + "-lock-"
-        let (path, stat) = try await Self.createProtected(client, directory: directory, protection: protection, value: value)
+        let path: String, stat: ZooKeeperStat
+        do {
+            (path, stat) = try await Self.createProtected(client, directory: directory, protection: protection, value: value)
+        } catch {
+            // A create cancelled or failed in flight may still have been applied: remove it, so an
+            // orphan node does not block the queue until the session ends.
+            let client = self.client
+            Task {
+                for name in (try? await client.children(directory)) ?? [] where name.hasPrefix(protection) {
+                    try? await client.delete(directory + "/" + name)
+                }
+            }
+            throw error
+        }
         let contender = ZooKeeperContender(client: client, directory: directory, path: path, stat: stat,
                                            lossOnDisconnect: configuration.zooKeeperLossOnDisconnect, logger: configuration.logger)
         contender.startMonitoring()
