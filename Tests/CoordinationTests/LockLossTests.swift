@@ -193,3 +193,29 @@ struct LockLossTests {
         }
     }
 }
+
+@Suite("Lock loss: Consul renewals failing past the TTL (against the stand-in)")
+struct ConsulRenewalLossTests {
+    @Test("no leader for longer than the TTL: the holder counts the lock lost before the stand-in can invalidate the session")
+    func noLeader() async throws {
+        let ttl = Duration.seconds(2)
+        try await Harness.with(.consul, clients: 2, configure: { $0.ttl = ttl; $0.consulLockDelay = .seconds(1) }) { harness in
+            let standIn = try #require(harness.standIn, "needs the stand-in (it simulates the outage)")
+            let key = harness.key("no-leader")
+            let holder = try await harness.stores[0].lock(key).acquire(timeout: .seconds(10))
+            let loss = Task { () -> (LockLossReason?, ContinuousClock.Instant) in (await holder.lost(), .now) }
+            let outageAt = ContinuousClock.now
+            standIn.simulateNoLeader(true)   // every renewal now fails with 500 "No cluster leader"
+            let (reason, lostAt) = await loss.value
+            standIn.simulateNoLeader(false)
+            #expect(reason == .sessionUnconfirmed, "reason \(String(describing: reason))")
+            // The stand-in, like Consul, invalidates at the earliest TTL after the last renewal it
+            // received; the holder gives up at the previous renewal's sighting + TTL: within the TTL.
+            #expect(lostAt - outageAt <= ttl, "lost \(lostAt - outageAt) after the outage began (TTL \(ttl))")
+            // The holder's clean-up releases the key once Consul answers again; the next holder gets it.
+            let next = try await harness.stores[1].lock(key).acquire(timeout: .seconds(15))
+            #expect(next.token > holder.token)
+            try await next.release()
+        }
+    }
+}
