@@ -47,6 +47,7 @@ public struct CoordinationError: Error, Sendable, CustomStringConvertible {
         self.underlying = underlying
     }
 
+    /// The code, the message and the underlying error, on one line.
     public var description: String {
         var text = "CoordinationError.\(code): \(message)"
         if let underlying { text += " (\(underlying))" }

@@ -86,6 +86,11 @@ struct ConsulCoordinationBackend: CoordinationBackend {
 }
 
 /// One Consul contender: its session (renewed and watched) and, once acquired, its key (watched).
+///
+/// Owns the session keeper's task, its event listener, the renewal deadline and (once acquired)
+/// the watch of its key; they live until `withdraw()` — a release, the loss itself, a failed or
+/// cancelled acquire, or the `HeldLock` being dropped — which releases the key and then ends
+/// the keeper (destroying the session).
 final class ConsulContender: Contender {
     private struct State {
         var deadline: ContinuousClock.Instant

@@ -89,6 +89,10 @@ struct EtcdCoordinationBackend: CoordinationBackend {
 }
 
 /// One etcd contender: its lease, kept alive and watched, and its key.
+///
+/// Owns three background tasks (the keep-alive, the renewal deadline, the watch of its own key);
+/// they live from `start` until `withdraw()` — called by a release, by the loss itself, by a
+/// failed or cancelled acquire, or when the `HeldLock` is dropped.
 final class EtcdContender: Contender {
     private struct State {
         /// The last instant the lease is certainly alive on the server (see `keepAlive`).

@@ -182,6 +182,10 @@ struct ZooKeeperCoordinationBackend: CoordinationBackend {
 }
 
 /// One ZooKeeper contender: its node, watched, and the client's session, watched.
+///
+/// Owns two background tasks (the session-state listener, the watch of its own node); they live
+/// from `startMonitoring()` until `withdraw()` — a release, the loss itself, a failed or
+/// cancelled acquire, or the `HeldLock` being dropped.
 final class ZooKeeperContender: Contender {
     private struct State {
         var tasks: [Task<Void, Never>] = []

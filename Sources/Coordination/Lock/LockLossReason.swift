@@ -16,6 +16,7 @@ public enum LockLossReason: Sendable, Hashable, CustomStringConvertible {
     /// The store reported an error the lock cannot recover from; the message says which.
     case storeError(String)
 
+    /// A human explanation of the reason.
     public var description: String {
         switch self {
         case .sessionEnded: "the store ended the session (expired, revoked or destroyed)"
