@@ -94,3 +94,31 @@ struct ElectionTests {
         }
     }
 }
+
+@Suite("LeaderService shutdown (against the stand-in)")
+struct LeaderServiceShutdownTests {
+    @Test("graceful shutdown cancels the leader-only body and resigns")
+    func gracefulShutdown() async throws {
+        try await Harness.with(.consul, clients: 2) { harness in
+            let key = harness.key("shutdown")
+            let bodyState = TestMutex<(started: Bool, cancelled: Bool)>((false, false))
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let service = LeaderService(election: harness.stores[0].election(key, value: Array("me".utf8)), logger: logger) { _ in
+                bodyState.withLock { $0.started = true }
+                do { try await Task.sleep(for: .seconds(3600)) } catch {
+                    bodyState.withLock { $0.cancelled = true }
+                    throw error
+                }
+            }
+            let group = ServiceGroup(services: [service], logger: logger)
+            let running = Task { try await group.run() }
+            #expect(await eventually(.seconds(10)) { bodyState.withLock { $0.started } })
+            #expect(try await harness.stores[1].election(key).leader()?.string == "me")
+            await group.triggerGracefulShutdown()
+            try await running.value
+            #expect(bodyState.withLock { $0.cancelled }, "the body was not cancelled")
+            #expect(try await harness.stores[1].election(key).leader() == nil, "the service did not resign")
+        }
+    }
+}
