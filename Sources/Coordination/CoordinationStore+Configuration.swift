@@ -16,8 +16,9 @@ extension CoordinationStore {
         public var consulNodeChecks: [String]?
         /// ZooKeeper: treat a dropped connection as the loss of a held lock or leadership, the
         /// moment it drops (the server may expire the session before the client reconnects, and
-        /// then another contender holds the lock); a drop while waiting ends that `acquire` with
-        /// `.lockLost` too. Presence entries are only lost on expiry. Default `true`.
+        /// then another contender holds the lock). A contender that only waits keeps waiting
+        /// through a drop (its node survives unless the session expires). Presence entries are
+        /// only lost on expiry. Default `true`.
         public var zooKeeperLossOnDisconnect = true
         /// Where the recipes log (at `.debug` for per-event detail). Default: a logger labelled
         /// `autocluster.coordination`.

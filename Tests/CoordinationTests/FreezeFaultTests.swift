@@ -9,7 +9,7 @@ import ZooKeeper
 /// nobody else is disturbed): the holder is told it lost the lock *while the store is still
 /// frozen* — before the store can hand the lock to anyone — its body is cancelled, and after
 /// the thaw a waiter gets a larger token.
-@Suite("Lock loss: the store frozen past the TTL", .serialized)
+@Suite("Lock loss: the store frozen with SIGSTOP", .serialized)
 struct FreezeFaultTests {
     static var etcdAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/etcd") || TestStores.required }
     static var zooKeeperAvailable: Bool {
@@ -121,6 +121,41 @@ struct FreezeFaultTests {
             // The C client drops a connection silent for 2/3 of the session timeout; the lock counts
             // as lost at that drop, before the server (once thawed) can expire the session.
             Self.check(observed, bound: timeout)
+        } catch {
+            for client in clients { await client.close() }
+            throw error
+        }
+        for client in clients { await client.close() }
+    }
+
+    @Test("ZooKeeper: a freeze shorter than the session timeout — the holder counts the lock lost, the waiter keeps waiting and gets it", .enabled(if: zooKeeperAvailable))
+    func zooKeeperShortFreeze() async throws {
+        let server = try await PrivateServer.zooKeeper()
+        defer { server.stop() }
+        let timeout = Duration.seconds(6)
+        var clients: [ZooKeeperClient] = []
+        for _ in 0..<2 {
+            var zkConfiguration = ZooKeeperClient.Configuration(connectString: server.address, sessionTimeout: timeout)
+            zkConfiguration.operationTimeout = .seconds(5)
+            clients.append(try await ZooKeeperClient.connect(zkConfiguration))
+        }
+        do {
+            let stores = clients.map { CoordinationStore.zooKeeper($0) }
+            let holder = try await stores[0].lock("/freeze/short").acquire(timeout: .seconds(20))
+            // One attempt only: the waiter must not fail on the drop.
+            let waiter = Task { try await stores[1].lock("/freeze/short").acquire(timeout: .seconds(30)) }
+            try await Task.sleep(for: .milliseconds(300))
+            let frozenAt = ContinuousClock.now
+            server.freeze()
+            // The C client drops the silent connection at 2/3 of the timeout (4 s); thaw at 5 s,
+            // before the server could expire the sessions (6 s).
+            try await Task.sleep(for: .seconds(5))
+            server.thaw()
+            let next = try await waiter.value
+            #expect(holder.lossReason == .sessionUnconfirmed, "holder: \(String(describing: holder.lossReason))")
+            #expect(next.token > holder.token)
+            #expect(ContinuousClock.now - frozenAt < .seconds(5) + .seconds(5), "the waiter got the lock \(ContinuousClock.now - frozenAt) after the freeze")
+            try await next.release()
         } catch {
             for client in clients { await client.close() }
             throw error

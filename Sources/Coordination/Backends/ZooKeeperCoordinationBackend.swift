@@ -190,6 +190,9 @@ final class ZooKeeperContender: Contender {
     private struct State {
         var tasks: [Task<Void, Never>] = []
         var withdrawn = false
+        /// Set once this contender holds the lock: from then on a dropped connection is a loss.
+        /// While it only waits, its node survives a short drop and it keeps waiting.
+        var holding = false
     }
 
     let client: ZooKeeperClient
@@ -228,7 +231,7 @@ final class ZooKeeperContender: Contender {
 
     func startMonitoring() {
         let client = self.client, signal = self.signal, lossOnDisconnect = self.lossOnDisconnect
-        let owner = stat.ephemeralOwner, created = stat, path = self.path, logger = self.logger
+        let owner = stat.ephemeralOwner, created = stat, path = self.path, logger = self.logger, state = self.state
         add(Task {
             var states = client.sessionEvents.makeAsyncIterator()
             while let session = await states.next() {
@@ -239,7 +242,7 @@ final class ZooKeeperContender: Contender {
                         return
                     }
                 case .connecting, .connectedReadOnly:
-                    if lossOnDisconnect {
+                    if lossOnDisconnect, state.withLockedValue({ $0.holding }) {
                         logger.debug("zookeeper connection dropped; the lock counts as lost", metadata: ["node": "\(path)"])
                         signal.fire(.sessionUnconfirmed)
                         return
@@ -289,10 +292,27 @@ final class ZooKeeperContender: Contender {
 
     var token: UInt64 { UInt64(bitPattern: stat.czxid) }
 
+    /// Marks the lock held; a connection that dropped since the queue was read is a loss now.
+    private func hold() -> UInt64 {
+        state.withLockedValue { $0.holding = true }
+        if lossOnDisconnect, client.sessionState != .connected {
+            signal.fire(.sessionUnconfirmed)
+        }
+        return token
+    }
+
     func waitForTurn() async throws -> UInt64 {
         while true {
             try Task.checkCancellation()
-            guard let previous = try await predecessor() else { return token }
+            let previous: String?
+            do {
+                previous = try await predecessor()
+            } catch let error as ZooKeeperError where error.isRetryable {
+                // A short drop while waiting: the node survives it (a session expiry fires the signal).
+                try await Task.sleep(for: .milliseconds(200))
+                continue
+            }
+            guard let previous else { return hold() }
             logger.debug("zookeeper lock waits for its predecessor", metadata: ["node": "\(path)", "predecessor": "\(previous)"])
             // The first event is the predecessor's state when the watch is armed: gone already, or not.
             for try await event in client.watch(previous) where event.stat == nil {
@@ -302,7 +322,7 @@ final class ZooKeeperContender: Contender {
     }
 
     func tryTurn() async throws -> UInt64? {
-        try await predecessor() == nil ? token : nil
+        try await predecessor() == nil ? hold() : nil
     }
 
     func withdraw() async throws {
