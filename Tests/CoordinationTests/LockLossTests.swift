@@ -194,7 +194,7 @@ struct LockLossTests {
     }
 }
 
-@Suite("Lock loss: Consul renewals failing past the TTL (against the stand-in)")
+@Suite("Consul without a leader: holders and waiters (against the stand-in)")
 struct ConsulRenewalLossTests {
     @Test("no leader for longer than the TTL: the holder counts the lock lost before the stand-in can invalidate the session")
     func noLeader() async throws {
@@ -214,6 +214,28 @@ struct ConsulRenewalLossTests {
             #expect(lostAt - outageAt <= ttl, "lost \(lostAt - outageAt) after the outage began (TTL \(ttl))")
             // The holder's clean-up releases the key once Consul answers again; the next holder gets it.
             let next = try await harness.stores[1].lock(key).acquire(timeout: .seconds(15))
+            #expect(next.token > holder.token)
+            try await next.release()
+        }
+    }
+
+    @Test("a short outage (no leader) while waiting: the waiter keeps its place and gets the lock")
+    func waiterSurvivesOutage() async throws {
+        let lockDelay = Duration.seconds(3)
+        try await Harness.with(.consul, clients: 2, configure: { $0.ttl = .seconds(10); $0.consulLockDelay = lockDelay }) { harness in
+            let standIn = try #require(harness.standIn, "needs the stand-in (it simulates the outage)")
+            let key = harness.key("outage")
+            let holder = try await harness.stores[0].lock(key).acquire(timeout: .seconds(10))
+            // The holder's session is destroyed: the lock-delay keeps the key free but untakeable,
+            // so the waiter polls `PUT ?acquire=` — and its polls hit the outage below.
+            let session = try #require(try await harness.consulClients[1].kv.get(String(key.dropFirst()), consistency: .consistent)?.session)
+            try await harness.consulClients[1].sessions.destroy(session)
+            let waiter = Task { try await harness.stores[1].lock(key).acquire(timeout: .seconds(20)) }
+            try await Task.sleep(for: .milliseconds(300))
+            standIn.simulateNoLeader(true)
+            try await Task.sleep(for: .milliseconds(1500))
+            standIn.simulateNoLeader(false)
+            let next = try await waiter.value
             #expect(next.token > holder.token)
             try await next.release()
         }

@@ -233,19 +233,33 @@ final class ConsulContender: Contender {
         })
     }
 
+    /// Failures a waiting contender retries (its session keeps its place; the signal fires if
+    /// the session is lost meanwhile): as the session keeper and the watches retry them.
+    static let transient: [ConsulError.Code] = [.unreachable, .timeout, .noLeader, .serverError, .badResponse]
+
     func waitForTurn() async throws -> UInt64 {
         while true {
-            try Task.checkCancellation()
-            if let token = try await tryTurn() { return token }
-            let current = try await client.kv.getWithMeta(key, consistency: .consistent)
-            guard current.value?.session != nil else {
-                // Free but not ours: a lock-delay applies, or another contender was faster.
+            do {
+                if let token = try await waitOnce() { return token }
+            } catch let error as ConsulError where Self.transient.contains(error.code) {
                 try await Task.sleep(for: .milliseconds(Int.random(in: 200...400)))
-                continue
             }
-            // Held by another session: block until the key changes (released, deleted, rewritten).
-            _ = try await client.kv.get(key, waitIndex: max(current.index, 1), wait: .seconds(30), consistency: .consistent)
         }
+    }
+
+    /// One attempt, then a blocking query until the key changes; the token when acquired.
+    private func waitOnce() async throws -> UInt64? {
+        try Task.checkCancellation()
+        if let token = try await tryTurn() { return token }
+        let current = try await client.kv.getWithMeta(key, consistency: .consistent)
+        guard current.value?.session != nil else {
+            // Free but not ours: a lock-delay applies, or another contender was faster.
+            try await Task.sleep(for: .milliseconds(Int.random(in: 200...400)))
+            return nil
+        }
+        // Held by another session: block until the key changes (released, deleted, rewritten).
+        _ = try await client.kv.get(key, waitIndex: max(current.index, 1), wait: .seconds(30), consistency: .consistent)
+        return nil
     }
 
     func withdraw() async throws {
