@@ -15,7 +15,7 @@ struct PresenceTests {
     func consul() async throws { try await exercise(.consul) }
 
     func exercise(_ kind: StoreKind) async throws {
-        let ttl = Duration.seconds(2)
+        let ttl = Duration.seconds(3)
         try await Harness.with(kind, clients: 3, zooKeeperSessionTimeout: .seconds(4), configure: { $0.ttl = ttl }) { harness in
             let group = harness.key("workers")
             let seen = TestMutex<[[String]]>([])

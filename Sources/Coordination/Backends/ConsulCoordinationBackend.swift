@@ -3,7 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 
 /// The recipes on Consul, as Consul's leader-election guide and Go's `api.Lock` do them: each
-/// contender creates a session (kept alive by a ``ConsulSessionKeeper``), takes the key with
+/// contender creates a session (renewed every third of its TTL), takes the key with
 /// `PUT ?acquire=`, and while another session holds it waits with a blocking query on the key.
 /// The holder watches the key: deleted, rewritten or released by invalidation means lost.
 struct ConsulCoordinationBackend: CoordinationBackend {
@@ -87,17 +87,15 @@ struct ConsulCoordinationBackend: CoordinationBackend {
 
 /// One Consul contender: its session (renewed and watched) and, once acquired, its key (watched).
 ///
-/// Owns the session keeper's task, its event listener, the renewal deadline and (once acquired)
-/// the watch of its key; they live until `withdraw()` — a release, the loss itself, a failed or
-/// cancelled acquire, or the `HeldLock` being dropped — which releases the key and then ends
-/// the keeper (destroying the session).
+/// Owns the renewal task, the renewal deadline and (once acquired) the watch of its key; they
+/// live until `withdraw()` — a release, the loss itself, a failed or cancelled acquire, or the
+/// `HeldLock` being dropped — which releases the key and destroys the session.
 final class ConsulContender: Contender {
     private struct State {
+        /// The last instant the session is certainly valid (see `startSession`).
         var deadline: ContinuousClock.Instant
-        var lastObserved: ContinuousClock.Instant
         var held: ConsulKeyValue?
         var tasks: [Task<Void, Never>] = []
-        var keeper: Task<Void, Never>?
         var withdrawn = false
     }
 
@@ -119,7 +117,7 @@ final class ConsulContender: Contender {
         self.value = value
         self.sessionID = sessionID
         self.logger = logger
-        state = NIOLockedValueBox(State(deadline: created + ttl, lastObserved: created))
+        state = NIOLockedValueBox(State(deadline: created + ttl))
         signal.setOnLoss { [weak self] in
             guard let self else { return }
             Task { try? await self.withdraw() }
@@ -151,35 +149,35 @@ final class ConsulContender: Contender {
         if cancel { task.cancel() }
     }
 
-    /// Renews the session and fires the signal when it is invalidated, or when no renewal is
-    /// confirmed in time: Consul keeps a session at least its TTL after a renewal it received,
-    /// and a renewal seen at `t` was sent after the previous one was seen — so the session is
-    /// certainly valid until *previous sighting + TTL*, before Consul can invalidate it.
+    /// Renews the session every third of its TTL and fires the signal when it is invalidated, or
+    /// when no renewal is confirmed in time. Consul keeps a session at least its TTL after it
+    /// receives a renewal, which is after the renewal was sent: so the session is certainly
+    /// valid until *the last successful renewal's send time + TTL* — that deadline passes before
+    /// Consul can invalidate the session (the holder learns first), with two thirds of the TTL
+    /// of slack in steady state. (Renewing here rather than with a `ConsulSessionKeeper` is what
+    /// makes the send time known.)
     private func startSession(ttl: Duration) {
-        let keeper = ConsulSessionKeeper(client: client, sessionID: sessionID, ttl: ttl)
-        let signal = self.signal, state = self.state, logger = self.logger, id = sessionID
-        let running = Task {
-            do {
-                try await keeper.run()
-            } catch {
-                guard !Task.isCancelled else { return }
-                signal.fire((error as? ConsulError)?.code == .sessionInvalidated ? .sessionEnded : .storeError("\(error)"))
-            }
-        }
-        state.withLockedValue { $0.keeper = running }
+        let client = self.client, signal = self.signal, state = self.state, logger = self.logger, id = sessionID
         add(Task {
-            for await event in keeper.events {
-                switch event {
-                case .renewed(let session):
-                    state.withLockedValue { state in
-                        state.deadline = state.lastObserved + (session.ttl ?? ttl)
-                        state.lastObserved = .now
-                    }
-                case .invalidated:
+            var interval = ttl / 3
+            while !Task.isCancelled {
+                guard (try? await Task.sleep(for: interval)) != nil else { return }
+                let sent = ContinuousClock.now
+                do {
+                    let session = try await client.sessions.renew(id)
+                    let granted = min(session.ttl ?? ttl, ttl)
+                    state.withLockedValue { $0.deadline = max($0.deadline, sent + granted) }
+                    interval = granted / 3
+                } catch let error as ConsulError where error.code == .sessionInvalidated {
                     signal.fire(.sessionEnded)
                     return
-                case .renewFailed, .destroyed:
-                    continue
+                } catch let error as ConsulError where Self.transient.contains(error.code) {
+                    logger.debug("consul session renewal failed; retrying", metadata: ["session": "\(id)", "error": "\(error.code)"])
+                    interval = .milliseconds(Int.random(in: 200...500))
+                } catch {
+                    guard !Task.isCancelled else { return }
+                    signal.fire(.storeError("\(error)"))
+                    return
                 }
             }
         })
@@ -234,7 +232,7 @@ final class ConsulContender: Contender {
     }
 
     /// Failures a waiting contender retries (its session keeps its place; the signal fires if
-    /// the session is lost meanwhile): as the session keeper and the watches retry them.
+    /// the session is lost meanwhile), as `ConsulSessionKeeper` and the watches retry them.
     static let transient: [ConsulError.Code] = [.unreachable, .timeout, .noLeader, .serverError, .badResponse]
 
     func waitForTurn() async throws -> UInt64 {
@@ -263,12 +261,12 @@ final class ConsulContender: Contender {
     }
 
     func withdraw() async throws {
-        let (tasks, keeper) = state.withLockedValue { state -> ([Task<Void, Never>], Task<Void, Never>?)? in
+        let tasks = state.withLockedValue { state -> [Task<Void, Never>]? in
             if state.withdrawn { return nil }
             state.withdrawn = true
-            return (state.tasks, state.keeper)
-        } ?? ([], nil)
-        guard let keeper else { return }
+            return state.tasks
+        }
+        guard let tasks else { return }
         for task in tasks { task.cancel() }
         let client = self.client, key = self.key, id = sessionID, value = self.value
         // Also when not known to be held: an acquire cancelled in flight may have been applied,
@@ -283,8 +281,12 @@ final class ConsulContender: Contender {
                     failure = error
                 }
             }
-            keeper.cancel()
-            _ = await keeper.value  // the keeper destroys the session when cancelled
+            // Destroying deletes a presence entry (behavior `delete`); otherwise the session ends by its TTL.
+            do {
+                try await client.sessions.destroy(id)
+            } catch {
+                failure = failure ?? error
+            }
             if let failure { throw failure }
         }.value
     }
