@@ -77,7 +77,8 @@ public struct DistributedLock: Sendable {
     ///   - deadline: give up acquiring at this instant; default `nil` (wait).
     ///   - body: the critical section; it gets the held lock (for its ``HeldLock/token``).
     /// - Returns: what `body` returned.
-    /// - Throws: ``CoordinationError`` from acquiring, `.lockLost`, or what `body` threw.
+    /// - Throws: ``CoordinationError`` from acquiring, `.lockLost`, `.storeFailure` when the
+    ///   release could not reach the store (the entry then ends with its session), or what `body` threw.
     public func withLock<T: Sendable>(
         deadline: ContinuousClock.Instant? = nil, _ body: @escaping @Sendable (HeldLock) async throws -> T
     ) async throws -> T {
