@@ -1,4 +1,6 @@
 import Coordination
+import Logging
+import ServiceLifecycle
 import StoreTestSupport
 import Testing
 
@@ -51,6 +53,34 @@ struct PresenceTests {
             _ = b
             watcher.cancel()
             _ = await watcher.result
+        }
+    }
+}
+
+@Suite("PresenceService")
+struct PresenceServiceTests {
+    @Test("ZooKeeper: the entry comes back after another client deleted it, and goes on shutdown", .enabled(if: Stores.zooKeeperEnabled))
+    func zooKeeperRejoins() async throws {
+        try await Harness.with(.zooKeeper, clients: 2, zooKeeperSessionTimeout: .seconds(4)) { harness in
+            let group = harness.key("kept")
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let service = PresenceService(presence: harness.stores[0].presence(group), name: "w1",
+                                          retryDelay: .milliseconds(100), logger: logger)
+            let serviceGroup = ServiceGroup(services: [service], logger: logger)
+            let running = Task { try await serviceGroup.run() }
+            let observer = harness.stores[1].presence(group)
+            #expect(await eventually(.seconds(10)) { (try? await observer.members().map(\.name)) == ["w1"] })
+            let before = try await harness.zooKeeperClients[1].exists(group + "/w1")
+            // Another client deletes the entry (as a session expiry would): the service joins again.
+            try await harness.zooKeeperClients[1].delete(group + "/w1")
+            #expect(await eventually(.seconds(10)) {
+                guard let now = try? await harness.zooKeeperClients[1].exists(group + "/w1") else { return false }
+                return now.czxid != before?.czxid
+            }, "the entry was not re-created")
+            await serviceGroup.triggerGracefulShutdown()
+            try await running.value
+            #expect(await eventually(.seconds(5)) { (try? await observer.members()) == [] }, "the entry did not go on shutdown")
         }
     }
 }
