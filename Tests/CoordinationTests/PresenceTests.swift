@@ -80,7 +80,9 @@ struct PresenceServiceTests {
             }, "the entry was not re-created")
             await serviceGroup.triggerGracefulShutdown()
             try await running.value
-            #expect(await eventually(.seconds(5)) { (try? await observer.members()) == [] }, "the entry did not go on shutdown")
+            let gone = await eventually(.seconds(5)) { (try? await observer.members()) == [] }
+            let left = try await observer.members()
+            #expect(gone, "the entry did not go on shutdown: \(left)")
         }
     }
 }

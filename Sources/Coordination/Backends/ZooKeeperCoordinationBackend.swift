@@ -58,6 +58,16 @@ struct ZooKeeperCoordinationBackend: CoordinationBackend {
                 throw CoordinationError(code: .nameTaken, message: "\(path) is held by another live session — pick another name or wait until that session ends")
             }
             stat = existing
+        } catch {
+            // A create cancelled or failed in flight may still have been applied: remove our node,
+            // or it would stay listed until the session ends.
+            let client = self.client, session = client.session?.id
+            Task {
+                if let orphan = try? await client.exists(path), orphan.ephemeralOwner == session {
+                    try? await client.delete(path, version: orphan.version)
+                }
+            }
+            throw error
         }
         let contender = ZooKeeperContender(client: client, directory: directory, path: path, stat: stat,
                                            lossOnDisconnect: false, logger: configuration.logger)
@@ -333,16 +343,18 @@ final class ZooKeeperContender: Contender {
         }
         guard let tasks else { return }
         for task in tasks { task.cancel() }
-        let client = self.client, path = self.path, owner = stat.ephemeralOwner
+        let client = self.client, path = self.path, owner = stat.ephemeralOwner, created = stat.czxid
         try await Task {
             // Retried through connection losses (up to 60 s) while the session can still hold the node.
             for attempt in 1...240 {
                 do {
-                    try await client.delete(path)
+                    // Only our node: a presence path is reused by the next registration of the name.
+                    guard let current = try await client.exists(path), current.czxid == created else { return }
+                    try await client.delete(path, version: current.version)
                     return
                 } catch let error as ZooKeeperError {
                     switch error.code {
-                    case .noNode, .closed, .closing, .sessionExpired: return  // gone, or the server deletes it
+                    case .noNode, .badVersion, .closed, .closing, .sessionExpired: return  // gone, or the server deletes it
                     default:
                         guard error.isRetryable, client.session?.id == owner, attempt < 240 else { throw error }
                         try await Task.sleep(for: .milliseconds(250))
