@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Etcd", targets: ["Etcd"]),
         .library(name: "Consul", targets: ["Consul"]),
         .library(name: "NodeList", targets: ["NodeList"]),
+        .library(name: "Coordination", targets: ["Coordination"]),
         .library(name: "AutoCluster", targets: ["AutoCluster"]),
         .executable(name: "autocluster", targets: ["AutoClusterCommand"]),
     ],
@@ -83,9 +84,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Locks, leader election and presence over the three stores (one API shape).
+        .target(
+            name: "Coordination",
+            dependencies: [
+                "ZooKeeper", "Etcd", "Consul",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "AutoCluster",
-            dependencies: ["ZooKeeper", "Etcd", "Consul", "NodeList"]
+            dependencies: ["ZooKeeper", "Etcd", "Consul", "NodeList", "Coordination"]
         ),
         .executableTarget(
             name: "AutoClusterCommand",
@@ -155,6 +166,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "CoordinationTests",
+            dependencies: [
+                "Coordination", "ZooKeeper", "Etcd", "Consul", "ConsulStandIn", "StoreTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Faults (killed, frozen and restarted servers), the bad-input catalogue and security

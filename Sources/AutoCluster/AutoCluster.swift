@@ -1,5 +1,6 @@
-// AutoCluster: one import for every client and the node list.
+// AutoCluster: one import for every client, the node list and the coordination recipes.
 @_exported import Consul
+@_exported import Coordination
 @_exported import Etcd
 @_exported import NodeList
 @_exported import ZooKeeper

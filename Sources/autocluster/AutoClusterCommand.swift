@@ -16,7 +16,7 @@ struct AutoClusterCommand: AsyncParsableCommand {
             Store URLs: zookeeper://h1:2181,h2:2181/chroot, etcd://h1:2379 (etcds:// for TLS), \
             consul://127.0.0.1:8500 (consuls://). --store defaults to $AUTOCLUSTER_STORE.
             """,
-        subcommands: [Join.self, Leave.self, List.self, Sweep.self, Watch.self, Run.self]
+        subcommands: [Join.self, Leave.self, List.self, Sweep.self, Watch.self, Run.self, Lock.self, Elect.self]
     )
 }
 

@@ -2,6 +2,12 @@
 /// a session (TTL, behavior `release`), `PUT ?acquire=`, and blocking queries to wait while
 /// another session holds the key.
 ///
+/// Superseded by the Coordination module's `CoordinationStore.consul(client).lock(key)`, which
+/// also watches the key while held (a key deleted or rewritten under a valid session counts as
+/// lost), reports the loss as events and as a cancellation scope, and has the same API on etcd
+/// and ZooKeeper. This type stays for existing users; its held lock carries the fencing
+/// ``ConsulHeldLock/token`` and its lock-delay defaults to Consul's 15 s.
+///
 /// ```swift
 /// let lock = ConsulLock(client: consul, key: "service/app/leader", value: Array("node-1".utf8))
 /// let held = try await lock.acquire()          // waits until this process holds the lock
@@ -16,8 +22,9 @@ public struct ConsulLock: Sendable {
     public let value: [UInt8]
     /// The TTL of the lock's session; it is renewed at half this while the lock is held.
     public let sessionTTL: Duration
-    /// The lock delay of the lock's session. Default `.zero`, so a successor can take over at
-    /// once; Consul's own default (15 s) protects against a holder that does not know it lost.
+    /// The lock delay of the lock's session: after the session is invalidated nobody can take
+    /// the lock for this long, which protects against a holder that does not yet know it lost.
+    /// Default 15 s, as Consul's own; `.zero` lets a successor take over at once.
     public let lockDelay: Duration
     /// The `wait` of each blocking query while waiting for the holder to release.
     public let wait: Duration
@@ -28,11 +35,11 @@ public struct ConsulLock: Sendable {
     ///   - key: the key; a leading `/` is ignored.
     ///   - value: written to the key when acquired. Default empty.
     ///   - sessionTTL: default 15 s (Consul accepts 10 s to 24 h).
-    ///   - lockDelay: default `.zero`.
+    ///   - lockDelay: default 15 s (Consul's default).
     ///   - wait: default 30 s.
     public init(
         client: ConsulClient, key: String, value: [UInt8] = [], sessionTTL: Duration = .seconds(15),
-        lockDelay: Duration = .zero, wait: Duration = .seconds(30)
+        lockDelay: Duration = .seconds(15), wait: Duration = .seconds(30)
     ) {
         self.client = client
         self.key = key
@@ -56,8 +63,9 @@ public struct ConsulLock: Sendable {
         do {
             let keeper = ConsulSessionKeeper(client: client, sessionID: sessionID, ttl: sessionTTL)
             let renewing = Task { try await keeper.run() }
+            let acquired: ConsulKeyValue
             do {
-                try await waitAndAcquire(normalized, sessionID: sessionID)
+                acquired = try await waitAndAcquire(normalized, sessionID: sessionID)
             } catch {
                 renewing.cancel()
                 _ = await renewing.result
@@ -65,7 +73,7 @@ public struct ConsulLock: Sendable {
             }
             return ConsulHeldLock(
                 client: client, key: normalized, value: value, sessionID: sessionID, keeper: keeper,
-                renewing: renewing)
+                renewing: renewing, token: acquired.modifyIndex, lockIndex: acquired.lockIndex)
         } catch {
             let client = self.client
             await Task { try? await client.sessions.destroy(sessionID) }.value
@@ -76,10 +84,14 @@ public struct ConsulLock: Sendable {
         }
     }
 
-    private func waitAndAcquire(_ key: String, sessionID: String) async throws {
+    /// Returns the key as read right after the acquiring write (its index is the fencing token).
+    private func waitAndAcquire(_ key: String, sessionID: String) async throws -> ConsulKeyValue {
         while true {
             try Task.checkCancellation()
-            if try await client.kv.acquire(key, session: sessionID, value: value) { return }
+            if try await client.kv.acquire(key, session: sessionID, value: value),
+               let entry = try await client.kv.get(key, consistency: .consistent), entry.session == sessionID {
+                return entry
+            }
             let current = try await client.kv.getWithMeta(key, consistency: .consistent)
             guard current.value?.session != nil else {
                 // Free, yet not ours: a previous holder's lock delay applies, or another contender
@@ -99,6 +111,12 @@ public final class ConsulHeldLock: Sendable {
     public let key: String
     /// The session the lock is held with.
     public let sessionID: String
+    /// The fencing token: the `ModifyIndex` of the write that acquired the lock. It strictly
+    /// increases from one holder to the next (unlike `LockIndex`, it does not restart when the
+    /// key is deleted and re-created); pass it to what the lock protects.
+    public let token: UInt64
+    /// The key's `LockIndex` when acquired (Consul's lock sequencer, with ``sessionID``).
+    public let lockIndex: UInt64
     private let value: [UInt8]
     private let client: ConsulClient
     private let keeper: ConsulSessionKeeper
@@ -106,8 +124,10 @@ public final class ConsulHeldLock: Sendable {
 
     init(
         client: ConsulClient, key: String, value: [UInt8], sessionID: String, keeper: ConsulSessionKeeper,
-        renewing: Task<Void, any Error>
+        renewing: Task<Void, any Error>, token: UInt64, lockIndex: UInt64
     ) {
+        self.token = token
+        self.lockIndex = lockIndex
         self.client = client
         self.key = key
         self.value = value
