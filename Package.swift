@@ -45,6 +45,7 @@ let package = Package(
             name: "ZooKeeper",
             dependencies: [
                 "CZooKeeper",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
