@@ -54,6 +54,7 @@ let package = Package(
             name: "Etcd",
             dependencies: [
                 "CNGHTTP2", "CEtcdProtos",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -65,6 +66,7 @@ let package = Package(
             name: "Consul",
             dependencies: [
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -116,6 +118,7 @@ let package = Package(
             name: "StoreTestSupport",
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),  // the whole-run log capture (TestLogCapture)
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),  // TestMutex
                 .product(name: "NIOCore", package: "swift-nio"),  // ScriptedServer
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -125,6 +128,7 @@ let package = Package(
         .target(
             name: "ConsulStandIn",
             dependencies: [
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
