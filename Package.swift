@@ -46,6 +46,7 @@ let package = Package(
             name: "ZooKeeper",
             dependencies: [
                 "CZooKeeper",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -54,6 +55,7 @@ let package = Package(
             name: "Etcd",
             dependencies: [
                 "CNGHTTP2", "CEtcdProtos",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -65,6 +67,7 @@ let package = Package(
             name: "Consul",
             dependencies: [
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -126,6 +129,7 @@ let package = Package(
             name: "StoreTestSupport",
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),  // the whole-run log capture (TestLogCapture)
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),  // TestMutex
                 .product(name: "NIOCore", package: "swift-nio"),  // ScriptedServer
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -135,6 +139,7 @@ let package = Package(
         .target(
             name: "ConsulStandIn",
             dependencies: [
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import NIOConcurrencyHelpers
 
 /// A client for a Consul agent's HTTP API: KV, blocking queries, sessions, agent services and health.
 ///
@@ -26,7 +27,7 @@ public final class ConsulClient: Sendable {
     /// The parsed address, or why it is unusable (reported by every call).
     let endpoint: Result<ConsulEndpoint, ConsulError>
     private let tlsConfiguration: Result<TLSConfiguration?, ConsulError>
-    private let state = LockedBox(false)  // shut down?
+    private let state = NIOLockedValueBox(false)  // shut down?
     let metrics: ConsulMetrics
     var logger: Logger { configuration.logger }
 

@@ -21,7 +21,8 @@ import Musl
 /// reconnects by itself, to any server of the connect string); after session *expiry* the
 /// client opens a new session unless ``Configuration/reopenExpiredSession`` is false — see
 /// ``sessionEvents``. Closing is ``close()``; a client dropped without it is closed in the
-/// background.
+/// background. The client's background work (deadlines, re-arming watches, re-opening an
+/// expired session) lives from `connect` to `close()`, which ends it.
 public final class ZooKeeperClient: Sendable {
     let connection: ZooKeeperConnection
 
@@ -42,7 +43,8 @@ public final class ZooKeeperClient: Sendable {
     /// - Throws: ``ZooKeeperError`` `.badArguments` for a malformed connect string,
     ///   `.connectionLoss` when no server answers within ``Configuration/connectTimeout``,
     ///   `.sessionExpired` when ``Configuration/session`` can no longer be resumed,
-    ///   `.authFailed` when the server rejects ``Configuration/authentication``.
+    ///   `.authFailed` when the server rejects ``Configuration/authentication``,
+    ///   `.cancelled` when the calling task is cancelled before the session is established.
     public static func connect(_ configuration: Configuration) async throws -> ZooKeeperClient {
         ZooKeeperClient(connection: try await ZooKeeperConnection.connect(configuration))
     }

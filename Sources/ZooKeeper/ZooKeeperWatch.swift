@@ -16,6 +16,14 @@
 /// ``ZooKeeperError`` when the watch cannot be re-armed (e.g. `.noAuth`, or `.sessionExpired`
 /// with ``ZooKeeperClient/Configuration/reopenExpiredSession`` off).
 ///
+/// **A slow consumer.** Nothing queues up behind a consumer that falls behind: each watch keeps
+/// at most one pending event, the latest state of the node, whose kind is computed against the
+/// state the consumer saw last (so a consumer busy while the node changed ten times gets one
+/// `.changed` with the tenth value; one busy while it was deleted and re-created gets one
+/// `.created`; one busy while it was created and deleted again gets nothing). Memory per watch
+/// stays bounded by two copies of the node's data, whatever the rate of change. The one-shot
+/// server watch is re-armed meanwhile, so the pending state is kept current.
+///
 /// Arming starts when iteration starts. Ending the iteration (break, task cancellation,
 /// dropping the iterator) removes the watch: it is no longer re-armed. Each iterator is an
 /// independent watch.
@@ -35,24 +43,47 @@ public struct ZooKeeperWatch: AsyncSequence, Sendable {
 
     /// Arms the watch and returns the iterator of its events.
     public func makeAsyncIterator() -> AsyncIterator {
-        let (stream, continuation) = AsyncThrowingStream<ZooKeeperWatchEvent, any Error>.makeStream(bufferingPolicy: .unbounded)
         do {
             try Validation.path(path)
-            connection.addSubscription(kind: kind, path: path, continuation: continuation)
         } catch {
-            continuation.finish(throwing: error)
+            return AsyncIterator(subscription: nil, error: error)
         }
-        return AsyncIterator(base: stream.makeAsyncIterator())
+        let subscription = connection.addSubscription(kind: kind, path: path).map { WatchSubscription(connection: connection, id: $0) }
+        return AsyncIterator(subscription: subscription, error: nil)
     }
 
     /// The iterator of a ``ZooKeeperWatch``.
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: AsyncThrowingStream<ZooKeeperWatchEvent, any Error>.AsyncIterator
+        var subscription: WatchSubscription?
+        var error: (any Error)?
 
         /// The next change, `nil` once the client is closed.
         /// - Throws: ``ZooKeeperError`` when the watch cannot be re-armed.
         public mutating func next() async throws -> ZooKeeperWatchEvent? {
-            try await base.next()
+            if let error {
+                self.error = nil
+                throw error
+            }
+            return try await subscription?.next()
         }
+    }
+}
+
+/// One live watch, for as long as its iterator exists: dropping the iterator ends the watch.
+final class WatchSubscription: Sendable {
+    let connection: ZooKeeperConnection
+    let id: Int
+
+    init(connection: ZooKeeperConnection, id: Int) {
+        self.connection = connection
+        self.id = id
+    }
+
+    func next() async throws -> ZooKeeperWatchEvent? {
+        try await connection.nextWatchEvent(id)
+    }
+
+    deinit {
+        connection.endSubscription(id)
     }
 }

@@ -1,6 +1,7 @@
 // Part of the Consul STAND-IN (not Consul): the modelled state and endpoints.
 // Each behaviour follows the section of Consul's HTTP API documentation named beside it.
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// The stand-in's state and request handling. Everything happens under `lock`;
@@ -83,7 +84,7 @@ final class StandInCore: @unchecked Sendable {
     }
 
     let options: ConsulStandIn.Options
-    private let lock = NSLock()
+    private let lock = NIOLock()
     private var state = State()
     static let node = "consul-stand-in"
 

@@ -88,17 +88,6 @@ func expectConsulError<T>(
 
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
-/// A value behind a lock, for test tasks to share (`Synchronization.Mutex` needs macOS 15;
-/// the package supports macOS 14).
-final class TestBox<Value>: @unchecked Sendable {  // every access goes through `lock`
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
+/// A value behind a lock, for test tasks to share: the package's one lock type
+/// (`TestMutex`, over `NIOLockedValueBox`) under the name the Consul tests use.
+typealias TestBox<Value> = TestMutex<Value>

@@ -1,39 +1,23 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import NIOConcurrencyHelpers
 
-/// A value behind a `pthread_mutex_t`, for test tasks to share — a drop-in for
-/// `Synchronization.Mutex` in tests.
+/// A value behind a lock, for test tasks to share: the package's one lock type,
+/// `NIOLockedValueBox`, in a class so closures can capture it and under the name the tests use.
 ///
-/// On Linux `Mutex` is built on raw futex calls, which ThreadSanitizer does not see: accesses
-/// under it are reported as races (the whole-suite `scripts/test.sh --sanitize thread` run
-/// reported the ReliabilityTests' helpers this way). pthread mutexes are intercepted by TSan.
+/// Not `Synchronization.Mutex`: on Linux that one is built on raw futex calls, which
+/// ThreadSanitizer does not see, so every access under it is reported as a race (the
+/// whole-suite `scripts/test.sh --sanitize thread` run reported the ReliabilityTests' helpers
+/// this way). `NIOLockedValueBox` is a pthread mutex, which TSan intercepts.
 public final class TestMutex<Value>: @unchecked Sendable {
-    // @unchecked: `value` is only touched between pthread_mutex_lock and _unlock.
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
+    // @unchecked: `box` is only reached through `withLock`, which holds its lock.
+    private let box: NIOLockedValueBox<Value>
 
     /// Creates the lock around `value`.
     public init(_ value: Value) {
-        self.value = value
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
+        box = NIOLockedValueBox(value)
     }
 
     /// Runs `body` with exclusive access to the value (`body` must not take this lock again).
     public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body(&value)
+        try box.withLockedValue(body)
     }
 }

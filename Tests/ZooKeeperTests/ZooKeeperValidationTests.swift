@@ -110,4 +110,27 @@ struct ZooKeeperValidationTests {
         await ZK.deleteTree(zk, root)
         await zk.close()
     }
+
+    @Test("cancelling a connect that has no server to reach ends it at once with .cancelled")
+    func cancelConnect() async throws {
+        // Nothing listens on port 1: the C client keeps trying until connectTimeout.
+        var configuration = ZooKeeperClient.Configuration(connectString: "127.0.0.1:1")
+        configuration.connectTimeout = .seconds(30)
+        let start = ContinuousClock.now
+        let connecting = Task { try await ZooKeeperClient.connect(configuration) }
+        try await Task.sleep(for: .milliseconds(300))
+        connecting.cancel()
+        let error = await ZK.error { _ = try await connecting.value }
+        #expect(error?.code == .cancelled)
+        #expect(ContinuousClock.now - start < .seconds(5), "connect waited for its timeout instead")
+
+        // Cancelled before it even started waiting.
+        let early = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await ZooKeeperClient.connect(configuration)
+        }
+        let earlyError = await ZK.error { _ = try await early.value }
+        #expect(earlyError?.code == .cancelled)
+        #expect(ContinuousClock.now - start < .seconds(6))
+    }
 }

@@ -204,4 +204,40 @@ struct ZooKeeperWatchTests {
         await ZK.deleteTree(zk, root)
         await zk.close()
     }
+
+    @Test("a consumer that falls behind gets one event with the latest state, not a backlog")
+    func slowConsumer() async throws {
+        let zk = try await ZK.client()
+        let writer = try await ZK.client()
+        let root = try await ZK.root(zk)
+        let path = root + "/busy"
+        try await zk.create(path, data: .utf8("0"))
+        var events = zk.watch(path).makeAsyncIterator()
+        #expect(try await events.next()?.kind == .initial)
+
+        // The consumer is busy while the node changes 200 times, 10 KiB each.
+        let padding = [UInt8](repeating: 0x2e, count: 10 * 1024)
+        for i in 1...200 { try await writer.set(path, data: .utf8("\(i)") + padding) }
+        try await Task.sleep(for: .seconds(1))
+
+        // Unbounded buffering would hand out the 200 changes one by one, starting with "1".
+        var seen: [ZooKeeperWatchEvent] = []
+        while let event = try await events.next() {
+            seen.append(event)
+            if event.stat?.version == 200 { break }
+        }
+        #expect(seen.count == 1, "kinds \(seen.map(\.kind)), versions \(seen.map { $0.stat?.version ?? -1 })")
+        #expect(seen.last?.kind == .changed)
+        #expect(seen.last?.data == .utf8("200") + padding)
+        // Nothing older is queued behind it: the next event is the next change.
+        try await writer.set(path, data: .utf8("after"))
+        let next = try await events.next()
+        #expect(next?.kind == .changed)
+        #expect(next?.data == .utf8("after"))
+
+        await zk.close()
+        #expect(try await events.next() == nil, "closing the client ends the watch")
+        await ZK.deleteTree(writer, root)
+        await writer.close()
+    }
 }

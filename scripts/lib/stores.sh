@@ -133,9 +133,12 @@ CFG
     printf '%s\n' localSessionsEnabled=true localSessionsUpgradingEnabled=true >>"$dir/zoo.cfg"
     readonly_flag="-Dreadonlymode.enabled=true "
   fi
+  # extendedTypesEnabled: TTL nodes. znode.container.checkIntervalMs: the container manager, which
+  # removes empty container nodes and expired TTL nodes, looks every second instead of every
+  # minute (the ZooKeeper tests wait for it).
   cat >"$dir/run.sh" <<RUN
 exec java -Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \\
-  -Dzookeeper.forceSync=no -Dzookeeper.extendedTypesEnabled=true ${readonly_flag}\\
+  -Dzookeeper.forceSync=no -Dzookeeper.extendedTypesEnabled=true -Dznode.container.checkIntervalMs=1000 ${readonly_flag}\\
   -Dzookeeper.log.dir=$dir -Dzookeeper.root.logger=INFO,CONSOLE -Dzookeeper.console.threshold=INFO \\
   -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar \\
   org.apache.zookeeper.server.quorum.QuorumPeerMain $dir/zoo.cfg

@@ -120,6 +120,8 @@ public final class ConsulHeldLock: Sendable {
     private let value: [UInt8]
     private let client: ConsulClient
     private let keeper: ConsulSessionKeeper
+    /// The keeper's `run()`, owned by this lock: started by `acquire()`, ended by `release()`
+    /// (or by `deinit`, which cancels it).
     private let renewing: Task<Void, any Error>
 
     init(

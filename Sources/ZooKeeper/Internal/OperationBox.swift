@@ -1,5 +1,6 @@
 import CZooKeeper
 import Metrics
+import NIOConcurrencyHelpers
 
 
 /// Something in flight that `close()` can end.
@@ -16,7 +17,7 @@ protocol PendingOperation: AnyObject, Sendable {
 final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable {
     // @unchecked: `keepAlive` is immutable and only owns buffers the C client writes into before
     // the completion runs; everything mutable is in `state` or is touched only inside
-    // `state.withLock` (`continuation`, `result`).
+    // `state.withLockedValue` (`continuation`, `result`).
     let id: Int
     let operation: String
     let path: String?
@@ -33,8 +34,8 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
         var deadline: ContinuousClock.Instant?
         var timeout: Duration = .zero
     }
-    private let state = Locked(State())
-    /// Touched only inside `state.withLock`.
+    private let state = NIOLockedValueBox(State())
+    /// Touched only inside `state.withLockedValue`.
     private var continuation: CheckedContinuation<Value, any Error>?
     private var result: Result<Value, ZooKeeperError>?
 
@@ -47,7 +48,7 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
     }
 
     func setContinuation(_ continuation: CheckedContinuation<Value, any Error>) {
-        let result: Result<Value, ZooKeeperError>? = state.withLock { s in
+        let result: Result<Value, ZooKeeperError>? = state.withLockedValue { s in
             if s.hasResult {
                 s.resumed = true
                 defer { self.result = nil }
@@ -69,7 +70,7 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
     /// `timeout`. No timer per call — a sleeping task per call costs about a kilobyte held until
     /// its deadline even when cancelled, which at 10,000 calls/s and a 10 s timeout is 100 MB.
     func startDeadline(_ timeout: Duration) {
-        state.withLock { s in
+        state.withLockedValue { s in
             guard !s.resumed, !s.hasResult else { return }
             s.deadline = ContinuousClock.now + timeout
             s.timeout = timeout
@@ -77,7 +78,7 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
     }
 
     func expireIfDue(_ now: ContinuousClock.Instant) {
-        let timeout: Duration? = state.withLock { s in
+        let timeout: Duration? = state.withLockedValue { s in
             guard !s.resumed, !s.hasResult, let deadline = s.deadline, deadline <= now else { return nil }
             return s.timeout
         }
@@ -88,7 +89,7 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
     }
 
     /// Whether the call already has its result (or was resumed).
-    var isFinished: Bool { state.withLock { $0.resumed || $0.hasResult } }
+    var isFinished: Bool { state.withLockedValue { $0.resumed || $0.hasResult } }
 
     func succeed(_ value: Value) { finish(.success(value)) }
     func fail(_ error: ZooKeeperError) { finish(.failure(error)) }
@@ -97,7 +98,7 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
     }
 
     func finish(_ result: Result<Value, ZooKeeperError>) {
-        let continuation: CheckedContinuation<Value, any Error>? = state.withLock { s in
+        let continuation: CheckedContinuation<Value, any Error>? = state.withLockedValue { s in
             guard !s.resumed, !s.hasResult else { return nil }
             s.deadline = nil
             if let continuation = self.continuation {
@@ -113,7 +114,7 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
         deliver(result, to: continuation)
     }
 
-    /// Takes back the box the C client retained for a completion.
+    /// Takes back the box the C client retained for a completion (`ZooKeeperCallbacks`).
     static func take(_ data: UnsafeRawPointer?) -> OperationBox<Value> {
         let box = Unmanaged<OperationBox<Value>>.fromOpaque(data!).takeRetainedValue()
         box.owner?.disown(box)
@@ -122,11 +123,11 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
 
     /// The handle the call was sent on (set before the C call, under the handle lock).
     var owner: ZooKeeperHandle? {
-        get { ownerSlot.withLock { $0.handle } }
-        set { ownerSlot.withLock { $0.handle = newValue } }
+        get { ownerSlot.withLockedValue { $0.handle } }
+        set { ownerSlot.withLockedValue { $0.handle = newValue } }
     }
     private struct WeakHandle { weak var handle: ZooKeeperHandle? }
-    private let ownerSlot = Locked(WeakHandle())
+    private let ownerSlot = NIOLockedValueBox(WeakHandle())
 }
 
 extension Result where Failure == ZooKeeperError {
@@ -152,7 +153,7 @@ enum ZooKeeperMetrics {
     /// once (per call they cost ~2,200 instructions, scripts/profile.sh), from the metrics
     /// backend bootstrapped when the operation first ran.
     private static func perOperation(_ operation: String) -> (total: Counter, duration: Metrics.Timer) {
-        cache.withLock { cache in
+        cache.withLockedValue { cache in
             if let metrics = cache[operation] { return metrics }
             let dimensions = [("operation", operation)]
             let metrics = (total: Counter(label: "zookeeper_operations_total", dimensions: dimensions),
@@ -161,5 +162,5 @@ enum ZooKeeperMetrics {
             return metrics
         }
     }
-    private static let cache = Locked<[String: (total: Counter, duration: Metrics.Timer)]>([:])
+    private static let cache = NIOLockedValueBox<[String: (total: Counter, duration: Metrics.Timer)]>([:])
 }

@@ -5,8 +5,8 @@ import Glibc
 import Musl
 #endif
 
-/// The `zoo_a*` calls. Each completion takes back its retained box and resumes it; the C
-/// client owns the buffers it passes, so everything is copied before returning.
+/// The `zoo_a*` calls. Each completion (`ZooKeeperCallbacks`) takes back its retained box and
+/// resumes it; the C client owns the buffers it passes, so everything is copied before returning.
 extension ZooKeeperConnection {
     func create(_ path: String, data: [UInt8], mode: ZooKeeperCreateMode, acl: ZooKeeperACL) async throws -> (String, ZooKeeperStat) {
         try Validation.path(path, allowTrailingSlash: mode.isSequential)
@@ -18,14 +18,7 @@ extension ZooKeeperConnection {
         return try await perform("create", path: path) { zh, context in
             withBytes(data) { bytes, count in
                 cACL.withPointer { aclPointer in
-                    zoo_acreate2_ttl(zh, path, bytes, count, aclPointer, mode.cMode, mode.ttlMilliseconds, { rc, created, stat, data in
-                        let box = OperationBox<(String, ZooKeeperStat)>.take(data)
-                        if rc == ZOK.rawValue, let created, let stat {
-                            box.succeed((String(cString: created), ZooKeeperStat(stat.pointee)))
-                        } else {
-                            box.fail(returnCode: rc)
-                        }
-                    }, context)
+                    zoo_acreate2_ttl(zh, path, bytes, count, aclPointer, mode.cMode, mode.ttlMilliseconds, ZooKeeperCallbacks.created, context)
                 }
             }
         }
@@ -34,22 +27,10 @@ extension ZooKeeperConnection {
     func getData(_ path: String, watchToken: Int? = nil) async throws -> ([UInt8], ZooKeeperStat) {
         try Validation.path(path)
         return try await perform("get", path: path) { zh, context in
-            let completion: data_completion_t = { rc, value, length, stat, data in
-                let box = OperationBox<([UInt8], ZooKeeperStat)>.take(data)
-                if rc == ZOK.rawValue, let stat {
-                    var bytes: [UInt8] = []
-                    if let value, length > 0 {
-                        bytes = Array(UnsafeRawBufferPointer(start: value, count: Int(length)))
-                    }
-                    box.succeed((bytes, ZooKeeperStat(stat.pointee)))
-                } else {
-                    box.fail(returnCode: rc)
-                }
-            }
             if let watchToken {
-                return zoo_awget(zh, path, zooKeeperWatchWatcher, UnsafeMutableRawPointer(bitPattern: watchToken), completion, context)
+                return zoo_awget(zh, path, ZooKeeperCallbacks.watchWatcher, UnsafeMutableRawPointer(bitPattern: watchToken), ZooKeeperCallbacks.data, context)
             }
-            return zoo_aget(zh, path, 0, completion, context)
+            return zoo_aget(zh, path, 0, ZooKeeperCallbacks.data, context)
         }
     }
 
@@ -58,10 +39,7 @@ extension ZooKeeperConnection {
         try Validation.data(data, limit: configuration.maximumDataSize, path: path)
         return try await perform("set", path: path) { zh, context in
             withBytes(data) { bytes, count in
-                zoo_aset(zh, path, bytes, count, version, { rc, stat, data in
-                    let box = OperationBox<ZooKeeperStat>.take(data)
-                    if rc == ZOK.rawValue, let stat { box.succeed(ZooKeeperStat(stat.pointee)) } else { box.fail(returnCode: rc) }
-                }, context)
+                zoo_aset(zh, path, bytes, count, version, ZooKeeperCallbacks.stat, context)
             }
         }
     }
@@ -70,76 +48,41 @@ extension ZooKeeperConnection {
         try Validation.path(path)
         if path == "/" { throw ZooKeeperError.badArguments("the root node cannot be deleted", path: path) }
         let _: Bool = try await perform("delete", path: path) { zh, context in
-            zoo_adelete(zh, path, version, { rc, data in
-                let box = OperationBox<Bool>.take(data)
-                if rc == ZOK.rawValue { box.succeed(true) } else { box.fail(returnCode: rc) }
-            }, context)
+            zoo_adelete(zh, path, version, ZooKeeperCallbacks.void, context)
         }
     }
 
     func exists(_ path: String, watchToken: Int? = nil) async throws -> ZooKeeperStat? {
         try Validation.path(path)
         return try await perform("exists", path: path) { zh, context in
-            let completion: stat_completion_t = { rc, stat, data in
-                let box = OperationBox<ZooKeeperStat?>.take(data)
-                if rc == ZOK.rawValue, let stat { box.succeed(ZooKeeperStat(stat.pointee)) }
-                else if rc == ZNONODE.rawValue { box.succeed(nil) }
-                else { box.fail(returnCode: rc) }
-            }
             if let watchToken {
-                return zoo_awexists(zh, path, zooKeeperWatchWatcher, UnsafeMutableRawPointer(bitPattern: watchToken), completion, context)
+                return zoo_awexists(zh, path, ZooKeeperCallbacks.watchWatcher, UnsafeMutableRawPointer(bitPattern: watchToken), ZooKeeperCallbacks.exists, context)
             }
-            return zoo_aexists(zh, path, 0, completion, context)
+            return zoo_aexists(zh, path, 0, ZooKeeperCallbacks.exists, context)
         }
     }
 
     func getChildren(_ path: String, watchToken: Int? = nil) async throws -> ([String], ZooKeeperStat) {
         try Validation.path(path)
         return try await perform("children", path: path) { zh, context in
-            let completion: strings_stat_completion_t = { rc, strings, stat, data in
-                let box = OperationBox<([String], ZooKeeperStat)>.take(data)
-                if rc == ZOK.rawValue, let stat {
-                    var names: [String] = []
-                    if let strings, let items = strings.pointee.data {
-                        names = (0..<Int(strings.pointee.count)).compactMap { items[$0].map { String(cString: $0) } }
-                    }
-                    box.succeed((names, ZooKeeperStat(stat.pointee)))
-                } else {
-                    box.fail(returnCode: rc)
-                }
-            }
             if let watchToken {
-                return zoo_awget_children2(zh, path, zooKeeperWatchWatcher, UnsafeMutableRawPointer(bitPattern: watchToken), completion, context)
+                return zoo_awget_children2(zh, path, ZooKeeperCallbacks.watchWatcher, UnsafeMutableRawPointer(bitPattern: watchToken), ZooKeeperCallbacks.children, context)
             }
-            return zoo_aget_children2(zh, path, 0, completion, context)
+            return zoo_aget_children2(zh, path, 0, ZooKeeperCallbacks.children, context)
         }
     }
 
     func sync(_ path: String) async throws {
         try Validation.path(path)
         let _: Bool = try await perform("sync", path: path) { zh, context in
-            zoo_async(zh, path, { rc, _, data in
-                let box = OperationBox<Bool>.take(data)
-                if rc == ZOK.rawValue { box.succeed(true) } else { box.fail(returnCode: rc) }
-            }, context)
+            zoo_async(zh, path, ZooKeeperCallbacks.synced, context)
         }
     }
 
     func getACL(_ path: String) async throws -> ([ZooKeeperACL.Entry], ZooKeeperStat) {
         try Validation.path(path)
         return try await perform("getACL", path: path) { zh, context in
-            zoo_aget_acl(zh, path, { rc, acl, stat, data in
-                let box = OperationBox<([ZooKeeperACL.Entry], ZooKeeperStat)>.take(data)
-                if rc == ZOK.rawValue, let stat {
-                    var entries: [ZooKeeperACL.Entry] = []
-                    if let acl, let items = acl.pointee.data {
-                        entries = (0..<Int(acl.pointee.count)).map { ZooKeeperACL.Entry(items[$0]) }
-                    }
-                    box.succeed((entries, ZooKeeperStat(stat.pointee)))
-                } else {
-                    box.fail(returnCode: rc)
-                }
-            }, context)
+            zoo_aget_acl(zh, path, ZooKeeperCallbacks.acl, context)
         }
     }
 
@@ -148,10 +91,7 @@ extension ZooKeeperConnection {
         let cACL = CACLVector(acl)
         let _: Bool = try await perform("setACL", path: path) { zh, context in
             cACL.withPointer { aclPointer in
-                zoo_aset_acl(zh, path, version, aclPointer, { rc, data in
-                    let box = OperationBox<Bool>.take(data)
-                    if rc == ZOK.rawValue { box.succeed(true) } else { box.fail(returnCode: rc) }
-                }, context)
+                zoo_aset_acl(zh, path, version, aclPointer, ZooKeeperCallbacks.void, context)
             }
         }
     }
@@ -162,10 +102,7 @@ extension ZooKeeperConnection {
         }
         let _: Bool = try await perform("addAuth", path: nil) { zh, context in
             withBytes(credentials) { bytes, count in
-                zoo_add_auth(zh, scheme, bytes, count, { rc, data in
-                    let box = OperationBox<Bool>.take(data)
-                    if rc == ZOK.rawValue { box.succeed(true) } else { box.fail(returnCode: rc) }
-                }, context)
+                zoo_add_auth(zh, scheme, bytes, count, ZooKeeperCallbacks.void, context)
             }
         }
         // A session opened after expiry gets it again.
@@ -191,15 +128,7 @@ extension ZooKeeperConnection {
         }
         let storage = MultiStorage(operations)
         return try await perform("multi", path: nil, keepAlive: storage) { zh, context in
-            zoo_amulti(zh, Int32(storage.count), storage.ops, storage.results, { rc, data in
-                let box = OperationBox<[ZooKeeperOperationResult]>.take(data)
-                let storage = box.keepAlive as! MultiStorage
-                if rc == ZOK.rawValue {
-                    box.succeed(storage.successResults())
-                } else {
-                    box.fail(storage.failure(rc))
-                }
-            }, context)
+            zoo_amulti(zh, Int32(storage.count), storage.ops, storage.results, ZooKeeperCallbacks.multi, context)
         }
     }
 }
