@@ -212,6 +212,7 @@ struct NodeListReliabilityTests {
         let store = NodeListStore(backend: ZooKeeperNodeListBackend(client: zk), key: key, probe: NoProbe())
         try await store.join(Self.node("a", port: 7301))
         let sessionBefore = try #require(zk.session)
+        TestSecrets.registerZooKeeperSession(password: sessionBefore.password)
 
         // During the join's probe round, the session is ended by the server (another client
         // resuming it and closing it is how ZooKeeper's own tests expire a session).
