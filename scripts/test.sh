@@ -103,9 +103,12 @@ check_skips() {
   local skipped unexpected
   skipped=$(grep -a -E '(Test|Suite) .* skipped(\.|: ")' "$file" || true)
   unexpected=$(printf '%s\n' "$skipped" | grep -v -E -f <(printf '%s\n' "$allowed") | grep -v '^$' || true)
-  echo "==> $1: $(printf '%s\n' "$skipped" | grep -c . || true) skipped, all on scripts/allowed-skips.txt$([ -z "$unexpected" ] || echo " — NOT:")" >&2
+  local total bad
+  total=$(printf '%s\n' "$skipped" | grep -c . || true)
+  bad=$(printf '%s\n' "$unexpected" | grep -c . || true)
+  echo "==> $1: $total skipped, $bad of them not on scripts/allowed-skips.txt" >&2
   if [ -n "$unexpected" ]; then
-    printf '  %s\n' "$unexpected" >&2
+    printf '%s\n' "$unexpected" | sed 's/^/    /' >&2
     echo "test.sh: $1: a test was skipped that scripts/allowed-skips.txt does not allow (a missing prerequisite?)" >&2
     status=1
   fi

@@ -300,7 +300,9 @@ struct ZooKeeperBadInputTests {
             }
             let code = (result.failureIfAny as? ZooKeeperError)?.code
             #expect(code == .connectionLoss, "\(name): \(String(describing: result.failureIfAny))")
-            #expect(elapsed < configuration.connectTimeout + timingSlack, "\(name): took \(elapsed)")
+            // connect gives up at connectTimeout, then closes the C handle, which waits up to 1 s
+            // for calls the C client still holds (README: "Closing with calls in flight").
+            #expect(elapsed < configuration.connectTimeout + .seconds(1) + timingSlack, "\(name): took \(elapsed)")
             await server.stop()
         }
     }
