@@ -83,11 +83,12 @@ forms() {
       for (i = 0; i < 256; i++) ord[sprintf("%c", i)] = i
       b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
     }
-    function percent(s, upper,   out, i, c) {
+    # RFC 3986 (unreserved characters kept), or with strict set every byte but letters and digits.
+    function percent(s, upper, strict,   out, i, c) {
       out = ""
       for (i = 1; i <= length(s); i++) {
         c = substr(s, i, 1)
-        if (c ~ /[A-Za-z0-9._~-]/) out = out c
+        if (c ~ /[A-Za-z0-9]/ || (!strict && c ~ /[._~-]/)) out = out c
         else out = out sprintf(upper ? "%%%02X" : "%%%02x", ord[c])
       }
       return out
@@ -125,8 +126,9 @@ forms() {
     {
       kind = $1; secret = substr($0, length($1) + 2)
       print kind "\t" secret
-      emit(kind, "percent-encoded", percent(secret, 1), secret)
-      emit(kind, "percent-encoded", percent(secret, 0), secret)
+      emit(kind, "percent-encoded", percent(secret, 1, 0), secret)
+      emit(kind, "percent-encoded", percent(secret, 0, 0), secret)
+      emit(kind, "percent-encoded", percent(secret, 1, 1), secret)
       emit(kind, "JSON-escaped", json(secret, 0), secret)
       emit(kind, "JSON-escaped", json(secret, 1), secret)
       for (k = 0; k < 3; k++) {
