@@ -76,16 +76,28 @@ export AUTOCLUSTER_TEST_LOG_FILE="$capture/log" AUTOCLUSTER_TEST_SECRETS_FILE="$
 status=0
 summary=()
 run_started=$SECONDS
+# cpu_seconds: the user + system CPU seconds of every child this shell has waited for (bash's
+# `times`, second line), so a part's CPU time can be told apart from waiting for a busy machine.
+# Sets cpu_total (not run in a subshell: `times` there would count the subshell's children).
+cpu_seconds() {
+  times >"$capture/times"
+  cpu_total=$(sed -n 2p "$capture/times" | awk '{ n = 0; for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); n += t[1] * 60 + t[2] } printf "%d\n", n }')
+}
 # part NAME COMMAND...: runs COMMAND with its output (stdout and stderr) appended to the kept
-# test output and to $capture/NAME, then prints how long it took; a failure fails the run.
+# test output and to $capture/NAME, then prints how long it took (wall clock and CPU); a failure
+# fails the run.
 part() {
-  local name=$1 started=$SECONDS rc=0
+  local name=$1 started=$SECONDS rc=0 cpu
   shift
+  cpu_seconds
+  cpu=$cpu_total
   echo "==> $name: $*" >&2
   "$@" 2>&1 | tee -a "$capture/output" "$capture/$name" || rc=$?
   local took=$((SECONDS - started))
-  echo "==> $name: $took s$([ "$rc" = 0 ] || echo ", FAILED (exit $rc)")" >&2
-  summary+=("$(printf '%-12s %5d s%s' "$name" "$took" "$([ "$rc" = 0 ] || echo "  FAILED")")")
+  cpu_seconds
+  cpu=$((cpu_total - cpu))
+  echo "==> $name: $took s (CPU $cpu s)$([ "$rc" = 0 ] || echo ", FAILED (exit $rc)")" >&2
+  summary+=("$(printf '%-12s %5d s   CPU %6d s%s' "$name" "$took" "$cpu" "$([ "$rc" = 0 ] || echo "  FAILED")")")
   [ "$rc" = 0 ] || status=1
 }
 # locked COMMAND...: COMMAND under flock $AUTOCLUSTER_FAULTS_LOCK when that is set.
