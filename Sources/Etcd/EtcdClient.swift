@@ -78,6 +78,10 @@ public final class EtcdClient: Sendable {
     /// The endpoint the client currently talks to.
     public var currentEndpoint: String { transport.currentEndpoint }
 
+    /// The auth token the current connection sends (`nil` without credentials). Internal, for
+    /// the tests' secret scan: whoever has the token acts as the user until it expires.
+    var currentAuthToken: String? { transport.currentAuthToken }
+
     // MARK: Key-value
 
     /// Reads one key.

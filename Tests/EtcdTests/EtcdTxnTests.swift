@@ -110,8 +110,7 @@ struct EtcdTxnTests {
                 ],
                 failure: [])
             #expect(response.succeeded)
-            #expect(response.responses.count == 4)
-            guard response.responses.count == 4 else { return }
+            try #require(response.responses.count == 4)
             if case .put = response.responses[0] {} else { Issue.record("0 is not a put") }
             if case .range(let r) = response.responses[1] {
                 #expect(r.kvs.first?.value == "r".bytes)

@@ -107,7 +107,8 @@ struct CommandBadInputTests {
 
     // MARK: - Keys, names, addresses, durations, numbers
 
-    @Test("malformed keys: exit 64 before the store is contacted", arguments: [
+    @Test("malformed keys: exit 64 before the store is contacted",
+          .enabled(if: StoreKind.etcd.enabled, "needs ETCD_ENDPOINTS (scripts/test.sh)"), arguments: [
         ("autocluster/x", "not absolute"),
         ("/autocluster/x/", "ends with"),
         ("", "not absolute"),
@@ -167,7 +168,8 @@ struct CommandBadInputTests {
         (["--frobnicate"], "--frobnicate"),
     ]
 
-    @Test("malformed names, addresses, durations and numbers: exit 64, nothing written")
+    @Test("malformed names, addresses, durations and numbers: exit 64, nothing written",
+          .enabled(if: StoreKind.etcd.enabled, "needs ETCD_ENDPOINTS (scripts/test.sh)"))
     func malformedJoinArguments() async throws {
         let url = try TestStores.require(Self.etcdURL, "ETCD_ENDPOINTS")
         let key = "/autocluster-test/\(UUID().uuidString.lowercased())/badargs"
@@ -191,7 +193,8 @@ struct CommandBadInputTests {
         #expect(list.stdout == "{\"format\":1,\"nodes\":[]}\n")
     }
 
-    @Test("invalid UTF-8 in an argument: exit 64, naming the argument, nothing written")
+    @Test("invalid UTF-8 in an argument: exit 64, naming the argument, nothing written",
+          .enabled(if: StoreKind.etcd.enabled, "needs ETCD_ENDPOINTS (scripts/test.sh)"))
     func invalidUTF8() async throws {
         let url = try TestStores.require(Self.etcdURL, "ETCD_ENDPOINTS")
         let key = "/autocluster-test/\(UUID().uuidString.lowercased())/utf8"
@@ -244,9 +247,10 @@ struct CommandBadInputTests {
     }
 
     @Test("a join whose list would pass the store's size limit: exit 1, naming the size; the list untouched",
+          .enabled(if: StoreKind.allEnabled, "needs ZOOKEEPER_CONNECT and ETCD_ENDPOINTS (scripts/test.sh)"),
           arguments: StoreKind.available)
     func overTheStoreLimit(_ kind: StoreKind) async throws {
-        guard let fixture = try await StoreFixture.make(kind) else { return }
+        let fixture = try await StoreFixture.make(kind)
         defer { Task { await fixture.shutdown() } }
         // A valid list just under the limit: entries with 60 KiB of metadata each.
         let blob = String(repeating: "m", count: 60 * 1024)
@@ -283,10 +287,11 @@ struct CommandBadInputTests {
     ]
 
     @Test("a corrupt stored value: list, join and sweep exit 1 with one line; the value is byte-for-byte unchanged",
+          .enabled(if: StoreKind.allEnabled, "needs ZOOKEEPER_CONNECT and ETCD_ENDPOINTS (scripts/test.sh)"),
           arguments: StoreKind.available)
     func corruptStoredValue(_ kind: StoreKind) async throws {
         for (what, bytes) in Self.corruptValues {
-            guard let fixture = try await StoreFixture.make(kind) else { return }
+            let fixture = try await StoreFixture.make(kind)
             let before = try await Self.writeRaw(fixture, bytes)
             let url = fixture.storeURL
             let runs: [[String]] = [

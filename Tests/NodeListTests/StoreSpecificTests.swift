@@ -9,8 +9,9 @@ import Testing
 /// Behaviour that only some stores can show.
 @Suite struct StoreSpecificTests {
     /// etcd's watch reports every revision, so even back-to-back commits are each observed.
-    @Test func etcdUpdatesSeeEveryRevisionOfRapidCommits() async throws {
-        guard let fixture = try await StoreFixture.make(.etcd) else { return }
+    @Test(.enabled(if: StoreKind.etcd.enabled, "needs ETCD_ENDPOINTS (scripts/test.sh)"))
+    func etcdUpdatesSeeEveryRevisionOfRapidCommits() async throws {
+        let fixture = try await StoreFixture.make(.etcd)
         defer { Task { await fixture.shutdown() } }
         let watcher = try await fixture.store()
         let writer = try await fixture.store()
@@ -48,8 +49,9 @@ import Testing
     }
 
     /// `zookeeper://host/chroot`: the command creates the chroot and keeps the list under it.
-    @Test func zooKeeperChrootThroughTheCommand() async throws {
-        guard let fixture = try await StoreFixture.make(.zooKeeper) else { return }
+    @Test(.enabled(if: StoreKind.zooKeeper.enabled, "needs ZOOKEEPER_CONNECT (scripts/test.sh)"))
+    func zooKeeperChrootThroughTheCommand() async throws {
+        let fixture = try await StoreFixture.make(.zooKeeper)
         defer { Task { await fixture.shutdown() } }
         let chroot = "/autocluster-chroot-\(UUID().uuidString.lowercased())"
         let url = fixture.storeURL + chroot

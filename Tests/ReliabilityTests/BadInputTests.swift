@@ -39,76 +39,75 @@ struct EtcdBadInputTests {
         #expect(empty?.code == .invalidArgument)
     }
 
-    /// A broken server and the error codes a call against it may end with.
+    /// A broken server and the one error code a call against it ends with.
     struct BrokenServer: Sendable, CustomStringConvertible {
         var description: String
         var scenario: RawServer.Scenario
         /// Whether connect itself must fail (the server never completes the HTTP/2 handshake).
         var connectFails: Bool
-        var expected: [EtcdError.Code]
+        var expected: EtcdError.Code
     }
 
     static let brokenServers: [BrokenServer] = [
         .init(description: "closes every connection at once", scenario: { _, _ in ([], true) },
-              connectFails: true, expected: [.connectionFailed]),
+              connectFails: true, expected: .connectionFailed),
         .init(description: "answers the HTTP/2 preface with HTTP/1 garbage", scenario: { input, _ in
             input.isEmpty ? ([], false) : (Array("HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\n\r\nbad".utf8), true)
-        }, connectFails: true, expected: [.connectionFailed, .protocolError]),
+        }, connectFails: true, expected: .connectionFailed),
         .init(description: "answers the preface with random bytes and stays open", scenario: { input, cursor in
             guard !input.isEmpty, cursor == 0 else { return ([], false) }
             cursor = 1
             return ((0..<512).map { _ in UInt8.random(in: 0...255) }, false)
-        }, connectFails: true, expected: [.connectionFailed, .protocolError]),
+        }, connectFails: true, expected: .connectionFailed),
         .init(description: "accepts and never answers", scenario: { _, _ in ([], false) },
-              connectFails: true, expected: [.connectionFailed]),
-        // (.deadlineExceeded when a loaded machine makes the retry's reconnect outlast the deadline.)
+              connectFails: true, expected: .connectionFailed),
         .init(description: "completes the handshake, then closes mid-call", scenario: H2.server(closeAfter: true) { _ in [] },
-              connectFails: false, expected: [.unavailable, .connectionFailed, .deadlineExceeded]),
+              connectFails: false, expected: .unavailable),
         .init(description: "sends half a frame header, then closes", scenario: H2.server(closeAfter: true) { _ in
             [0x00, 0x00, 0x40, 0x00]
-        }, connectFails: false, expected: [.unavailable, .connectionFailed, .protocolError, .deadlineExceeded]),
+        }, connectFails: false, expected: .unavailable),
         .init(description: "truncated gRPC message: the prefix claims 100 bytes, 10 arrive, stream ends", scenario: H2.server { stream in
             H2.responseHeaders(stream: stream) + H2.data(stream: stream, H2.grpcMessage(claimedLength: 100, Array(repeating: 0, count: 10)), endStream: true)
-        }, connectFails: false, expected: [.protocolError, .internal]),
+        }, connectFails: false, expected: .protocolError),
         .init(description: "truncated gRPC message then an OK trailer", scenario: H2.server { stream in
             H2.responseHeaders(stream: stream) + H2.data(stream: stream, H2.grpcMessage(claimedLength: 100, Array(repeating: 0, count: 10)))
                 + H2.trailers(stream: stream, status: "0")
-        }, connectFails: false, expected: [.protocolError, .internal]),
+        }, connectFails: false, expected: .protocolError),
         .init(description: "a gRPC message of undecodable protobuf", scenario: H2.server { stream in
             H2.responseHeaders(stream: stream) + H2.data(stream: stream, H2.grpcMessage(claimedLength: 16, Array(repeating: 0xff, count: 16)))
                 + H2.trailers(stream: stream, status: "0")
-        }, connectFails: false, expected: [.protocolError]),
+        }, connectFails: false, expected: .protocolError),
         .init(description: "a gRPC length prefix of 2 GiB", scenario: H2.server { stream in
             H2.responseHeaders(stream: stream) + H2.data(stream: stream, H2.grpcMessage(claimedLength: 0x7fff_ffff, [1, 2, 3]))
-        }, connectFails: false, expected: [.resourceExhausted, .protocolError]),
+        }, connectFails: false, expected: .resourceExhausted),
         .init(description: "a compressed-flag message (never negotiated)", scenario: H2.server { stream in
             H2.responseHeaders(stream: stream) + H2.data(stream: stream, [1, 0, 0, 0, 2, 0x08, 0x01]) + H2.trailers(stream: stream, status: "0")
-        }, connectFails: false, expected: [.protocolError]),
+        }, connectFails: false, expected: .protocolError),
         .init(description: "no grpc-status trailer at all", scenario: H2.server { stream in
             H2.responseHeaders(stream: stream) + H2.data(stream: stream, H2.grpcMessage(claimedLength: 0, []), endStream: true)
-        }, connectFails: false, expected: [.protocolError, .internal, .unknown]),
+        }, connectFails: false, expected: .protocolError),
         .init(description: "grpc-status is not a number", scenario: H2.server { stream in
             H2.responseHeaders(stream: stream) + H2.trailers(stream: stream, status: "OK?")
-        }, connectFails: false, expected: [.protocolError, .unknown]),
+        }, connectFails: false, expected: .protocolError),
         .init(description: "grpc-message is broken percent-encoding", scenario: H2.server { stream in
             H2.responseHeaders(stream: stream) + H2.trailers(stream: stream, status: "2", message: "%ZZ%%%4")
-        }, connectFails: false, expected: [.unknown]),
-        // nghttp2 refuses the header field itself (a DEL byte) and resets the stream.
+        }, connectFails: false, expected: .unknown),
+        // nghttp2 refuses the header field itself (a DEL byte): the trailers never arrive whole.
         .init(description: "a trailer value with a control character", scenario: H2.server { stream in
             H2.responseHeaders(stream: stream) + H2.trailers(stream: stream, status: "0", message: "bad\u{7f}")
-        }, connectFails: false, expected: [.unavailable, .protocolError]),
+        }, connectFails: false, expected: .protocolError),
         .init(description: "an unknown grpc-status with a message", scenario: H2.server { stream in
             H2.responseHeaders(stream: stream) + H2.trailers(stream: stream, status: "99", message: "weird%20failure")
-        }, connectFails: false, expected: [.unknown]),
+        }, connectFails: false, expected: .unknown),
         .init(description: "an HTTP 500 instead of a gRPC answer", scenario: H2.server { stream in
             H2.frame(type: 1, flags: 0x5, stream: stream, [0x8e])  // :status 500, END_STREAM
-        }, connectFails: false, expected: [.protocolError, .internal, .unavailable, .unknown]),
+        }, connectFails: false, expected: .unavailable),
         .init(description: "RST_STREAM instead of an answer", scenario: H2.server { stream in
             H2.frame(type: 3, flags: 0, stream: stream, [0, 0, 0, 2])  // INTERNAL_ERROR
-        }, connectFails: false, expected: [.unavailable, .internal, .protocolError]),
+        }, connectFails: false, expected: .unavailable),
         .init(description: "GOAWAY instead of an answer", scenario: H2.server(closeAfter: false) { stream in
             H2.frame(type: 7, flags: 0, stream: 0, [0, 0, 0, 0, 0, 0, 0, 1])  // last stream 0, PROTOCOL_ERROR
-        }, connectFails: false, expected: [.unavailable, .connectionFailed, .protocolError]),
+        }, connectFails: false, expected: .unavailable),
     ]
 
     @Test("a broken server: the documented error, in bounded time, no crash", arguments: brokenServers)
@@ -128,12 +127,18 @@ struct EtcdBadInputTests {
                 throw error
             }
         }
-        // connect (3 s) plus two attempts of 3 s (each may reconnect), with backoff and slack.
-        #expect(elapsed < .seconds(20), "took \(elapsed)")
+        // A server that never completes the handshake: connect's own time-out. Otherwise connect,
+        // then every attempt of the call (each may reconnect first) and the backoff between them.
+        let timeouts = configuration.timeouts, retry = configuration.retry
+        let bound = broken.connectFails
+            ? timeouts.connect + timingSlack
+            : timeouts.connect + (timeouts.connect + timeouts.request) * retry.maxAttempts
+                + retry.maxBackoff * (retry.maxAttempts - 1) + timingSlack
+        #expect(elapsed < bound, "took \(elapsed), over \(bound)")
         let error = result.failureIfAny
         #expect(error is EtcdError, "\(broken): \(String(describing: error))")
         if let error = error as? EtcdError {
-            #expect(broken.expected.contains(error.code), "\(broken): got \(error)")
+            #expect(error.code == broken.expected, "\(broken): got \(error)")
             #expect(error.message.contains(server.address) || error.endpoint?.contains(server.address) == true,
                     "the error names the endpoint: \(error)")
         }
@@ -158,14 +163,26 @@ struct EtcdBadInputTests {
         let large = await expectError(EtcdError.self) { _ = try await client.put("/\(uniqueName("big"))", value: tooLarge) }
         #expect(large?.code == .invalidArgument)
         #expect(large?.message.contains("maxRequestSize") == true)
-        // Bigger than the server accepts but under the client's limit: the server's refusal.
+        #expect(large?.grpcStatus == nil, "refused by the client, before sending")
+        // Bigger than the server accepts but under the client's raised limit: sent, so the refusal
+        // is etcd's (it carries etcd's gRPC status). Over etcd's gRPC message limit
+        // (--max-request-bytes + 512 KiB = 2 MiB): the gRPC layer's RESOURCE_EXHAUSTED.
         var lenient = configuration
         lenient.maxRequestSize = 8 << 20
         let lenientClient = try await EtcdClient.connect(lenient)
         let refused = await expectError(EtcdError.self) {
             _ = try await lenientClient.put("/\(uniqueName("big"))", value: [UInt8](repeating: 7, count: 3 << 20))
         }
-        #expect(refused?.code == .resourceExhausted || refused?.code == .invalidArgument, "\(String(describing: refused))")
+        #expect(refused?.code == .resourceExhausted, "\(String(describing: refused))")
+        #expect(refused?.grpcStatus == 8, "etcd's own RESOURCE_EXHAUSTED: \(String(describing: refused))")
+        // Over --max-request-bytes (1.5 MiB) but under the gRPC limit: etcd itself refuses
+        // ("request is too large") with INVALID_ARGUMENT.
+        let tooLargeForEtcd = await expectError(EtcdError.self) {
+            _ = try await lenientClient.put("/\(uniqueName("big"))", value: [UInt8](repeating: 7, count: 1_800_000))
+        }
+        #expect(tooLargeForEtcd?.code == .invalidArgument, "\(String(describing: tooLargeForEtcd))")
+        #expect(tooLargeForEtcd?.grpcStatus == 3, "etcd's own INVALID_ARGUMENT: \(String(describing: tooLargeForEtcd))")
+        #expect(tooLargeForEtcd?.serverMessage?.contains("too large") == true, "\(String(describing: tooLargeForEtcd))")
         await lenientClient.close()
 
         // etcd keys and values are bytes: invalid UTF-8 is data, not an error, and round-trips.
@@ -185,31 +202,68 @@ struct EtcdBadInputTests {
 
 @Suite("bad input: ZooKeeper client", .timeLimit(.minutes(2)))
 struct ZooKeeperBadInputTests {
-    @Test("malformed paths, connect strings and oversized data → .badArguments before anything is sent",
-          .enabled(if: TestStores.shouldRun(TestStores.zooKeeperConnect)))
-    func catalogue() async throws {
+    /// Paths ZooKeeper's C client would send and the server refuse: the client refuses them itself.
+    static let malformedPaths = ["", "x", "/a/", "/a//b", "/a/./b", "/a/../b", "/a\0b"]
+
+    @Test("malformed paths and oversized data → .badArguments, and nothing is sent (a recording server sees no request)")
+    func refusedBeforeSending() async throws {
+        let server = try await RecordingZooKeeperServer.start()
+        var configuration = ZooKeeperClient.Configuration(connectString: server.address, sessionTimeout: .seconds(10))
+        configuration.connectTimeout = .seconds(5)
+        configuration.operationTimeout = .seconds(1)
+        let zk = try await ZooKeeperClient.connect(configuration)
+        let before = server.requests
+        for path in Self.malformedPaths {
+            for (what, call) in [
+                ("get", { _ = try await zk.get(path) }), ("create", { _ = try await zk.create(path) }),
+                ("set", { _ = try await zk.set(path, data: []) }), ("delete", { try await zk.delete(path) }),
+            ] as [(String, () async throws -> Void)] {
+                let (result, elapsed) = await timed(call)
+                #expect((result.failureIfAny as? ZooKeeperError)?.code == .badArguments,
+                        "\(what) \(path.debugDescription): \(String(describing: result.failureIfAny))")
+                #expect(elapsed < timingSlack, "\(what) \(path.debugDescription) took \(elapsed)")
+            }
+        }
+        let tooLarge = [UInt8](repeating: 1, count: configuration.maximumDataSize + 1)
+        #expect(await expectError(ZooKeeperError.self) { _ = try await zk.create("/big", data: tooLarge) }?.code == .badArguments)
+        #expect(server.requests == before, "a refused call reached the wire: opcodes \(server.requests)")
+        #expect(zk.sessionState == .connected, "the session survived the refusals")
+        // The control: a valid call is sent (opcode 3, exists), so the recorder would have seen the others.
+        _ = await timed { _ = try await zk.exists("/valid") }
+        #expect(server.requests == before + [RecordingZooKeeperServer.exists], "opcodes \(server.requests)")
+        await zk.close()
+        await server.stop()
+    }
+
+    @Test("malformed connect strings → .badArguments at connect, in under a second")
+    func malformedConnectStrings() async throws {
+        for bad in ["", "host", "host:", "host:99999", ":2181", "a:1,", "a:1/chroot/", "h:1/a//b"] {
+            let (result, elapsed) = await timed { try await ZooKeeperClient.connect(.init(connectString: bad)) }
+            #expect((result.failureIfAny as? ZooKeeperError)?.code == .badArguments, "\(bad.debugDescription)")
+            #expect(elapsed < .seconds(1))
+        }
+    }
+
+    @Test("the real server: control characters in a path get the server's answer, no crash or hang; invalid UTF-8 data round-trips",
+          .enabled(if: TestStores.shouldRun(TestStores.zooKeeperConnect), "needs ZOOKEEPER_CONNECT (scripts/test.sh)"))
+    func serverSide() async throws {
         let connect = try TestStores.require(TestStores.zooKeeperConnect, "ZOOKEEPER_CONNECT")
         var configuration = ZooKeeperClient.Configuration(connectString: connect)
         configuration.operationTimeout = .seconds(5)
         let zk = try await ZooKeeperClient.connect(configuration)
-        let paths = ["", "x", "/a/", "/a//b", "/a/./b", "/a/../b", "/a\0b", "/\u{1}", "/a/\u{FFFF}"]
-        for path in paths {
+        for path in ["/\u{1}", "/a/\u{FFFF}"] {
             for call in [
                 { _ = try await zk.get(path) }, { _ = try await zk.create(path) },
                 { _ = try await zk.set(path, data: []) }, { try await zk.delete(path) },
             ] as [() async throws -> Void] {
+                // Whatever ZooKeeper answers (it refuses some characters, stores others): an
+                // answer or a ZooKeeperError, within the operation time-out.
                 let (result, elapsed) = await timed(call)
-                #expect(elapsed < .seconds(6))
-                if let error = result.failureIfAny as? ZooKeeperError {
-                    // Client-side validation, or the server's own refusal of a character it forbids.
-                    #expect([.badArguments, .noNode, .invalidACL].contains(error.code), "\(path.debugDescription): \(error)")
-                } else if path.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0xFFFF }) {
-                    Issue.record("\(path.debugDescription) was accepted: \(result)")
-                }
+                #expect(result.failureIfAny == nil || result.failureIfAny is ZooKeeperError, "\(path.debugDescription): \(result)")
+                #expect(elapsed < configuration.operationTimeout + timingSlack)
             }
+            try? await zk.delete(path)
         }
-        let tooLarge = [UInt8](repeating: 1, count: configuration.maximumDataSize + 1)
-        #expect(await expectError(ZooKeeperError.self) { _ = try await zk.create("/\(uniqueName("big"))", data: tooLarge) }?.code == .badArguments)
         // Invalid UTF-8 is only data to ZooKeeper: it round-trips.
         let path = "/\(uniqueName("bytes"))"
         try await zk.create(path, data: [0xff, 0xfe, 0xed, 0xa0, 0x80])
@@ -217,12 +271,6 @@ struct ZooKeeperBadInputTests {
         try await zk.delete(path)
         #expect(zk.sessionState == .connected, "the session survived the catalogue")
         await zk.close()
-
-        for bad in ["", "host", "host:", "host:99999", ":2181", "a:1,", "a:1/chroot/", "h:1/a//b"] {
-            let (result, elapsed) = await timed { try await ZooKeeperClient.connect(.init(connectString: bad)) }
-            #expect((result.failureIfAny as? ZooKeeperError)?.code == .badArguments, "\(bad.debugDescription)")
-            #expect(elapsed < .seconds(1))
-        }
     }
 
     @Test("a server that speaks garbage or nothing: connect fails with .connectionLoss within connectTimeout")
@@ -250,8 +298,10 @@ struct ZooKeeperBadInputTests {
                 await zk.close()
             }
             let code = (result.failureIfAny as? ZooKeeperError)?.code
-            #expect(code == .connectionLoss || code == .operationTimeout, "\(name): \(String(describing: result.failureIfAny))")
-            #expect(elapsed < .seconds(5))
+            #expect(code == .connectionLoss, "\(name): \(String(describing: result.failureIfAny))")
+            // connect gives up at connectTimeout, then closes the C handle, which waits up to 1 s
+            // for calls the C client still holds (README: "Closing with calls in flight").
+            #expect(elapsed < configuration.connectTimeout + .seconds(1) + timingSlack, "\(name): took \(elapsed)")
             await server.stop()
         }
     }
@@ -274,47 +324,48 @@ struct ConsulBadInputTests {
     struct Case: Sendable, CustomStringConvertible {
         var description: String
         var scenario: RawServer.Scenario
-        var expected: [ConsulError.Code]
+        /// The one code the call ends with.
+        var expected: ConsulError.Code
     }
 
     static let cases: [Case] = [
         .init(description: "body shorter than Content-Length, then close",
               scenario: http("200 OK", headers: ["X-Consul-Index: 5"], body: #"[{"Key":"k","Val"#, contentLength: 200),
-              expected: [.badResponse, .unreachable]),
+              expected: .unreachable),
         .init(description: "JSON with wrong types", scenario: http("200 OK", headers: ["X-Consul-Index: 5"],
-              body: #"[{"Key":1,"Value":true,"ModifyIndex":"x","CreateIndex":[],"Flags":-1}]"#), expected: [.badResponse]),
+              body: #"[{"Key":1,"Value":true,"ModifyIndex":"x","CreateIndex":[],"Flags":-1}]"#), expected: .badResponse),
         .init(description: "Value that is not base64", scenario: http("200 OK", headers: ["X-Consul-Index: 5"],
               body: #"[{"Key":"k","Value":"@@not base64@@","ModifyIndex":5,"CreateIndex":5,"LockIndex":0,"Flags":0}]"#),
-              expected: [.badResponse]),
+              expected: .badResponse),
         .init(description: "not JSON at all", scenario: http("200 OK", headers: ["X-Consul-Index: 5"], body: "<html>hello</html>"),
-              expected: [.badResponse]),
+              expected: .badResponse),
         .init(description: "invalid UTF-8 in the body", scenario: { input, cursor in
             guard cursor == 0, let end = input.firstRange(of: Array("\r\n\r\n".utf8)) else { return ([], false) }
             cursor = end.upperBound
             let body: [UInt8] = Array(#"[{"Key":""#.utf8) + [0xff, 0xfe] + Array(#"","Value":null,"ModifyIndex":1}]"#.utf8)
             return (Array("HTTP/1.1 200 OK\r\nX-Consul-Index: 1\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body, true)
-        }, expected: [.badResponse]),
+        }, expected: .badResponse),
         .init(description: "not HTTP at all", scenario: { input, _ in
             input.isEmpty ? ([], false) : (Array("garbage garbage\r\n\r\n".utf8), true)
-        }, expected: [.badResponse, .unreachable]),
+        }, expected: .unreachable),
         .init(description: "closes without answering", scenario: { input, _ in (([], !input.isEmpty)) },
-              expected: [.unreachable, .badResponse]),
+              expected: .unreachable),
         .init(description: "a 500 with an HTML body", scenario: http("500 Internal Server Error", body: "<h1>oops</h1>"),
-              expected: [.serverError]),
+              expected: .serverError),
     ]
 
     @Test("kv.get against a broken Consul: the documented error, in bounded time, no crash", arguments: cases)
     func brokenConsul(_ broken: Case) async throws {
         let server = try await RawServer.start(broken.scenario)
         var configuration = ConsulClient.Configuration(address: "http://\(server.address)")
-        // Generous: the answer is immediate, but a loaded 2-core machine can be slow to run it.
         configuration.timeouts = .init(connect: .seconds(5), request: .seconds(10))
         let client = ConsulClient(configuration)
         let (result, elapsed) = await timed { try await client.kv.get("k") }
-        #expect(elapsed < .seconds(20))
+        // The answer is immediate; the bound is the client's own limits (connect, then the request).
+        #expect(elapsed < configuration.timeouts.connect + configuration.timeouts.request + timingSlack, "took \(elapsed)")
         let error = result.failureIfAny as? ConsulError
         #expect(error != nil, "\(broken): \(result)")
-        if let error { #expect(broken.expected.contains(error.code), "\(broken): \(error)") }
+        if let error { #expect(error.code == broken.expected, "\(broken): \(error)") }
         try await client.shutdown()
         await server.stop()
     }

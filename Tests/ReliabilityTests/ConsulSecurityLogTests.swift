@@ -1,6 +1,7 @@
 import Consul
 import ConsulStandIn
 import Foundation
+import StoreTestSupport
 import Testing
 
 /// Consul ACL tokens: required and sent, a 403 reported clearly, and the token in no log line
@@ -11,6 +12,7 @@ struct ConsulSecurityLogTests {
     func tokenFlows() async throws {
         let token = "secret-\(UUID().uuidString.lowercased())"
         let wrongToken = "wrong-\(UUID().uuidString.lowercased())"
+        TestSecrets.register([token, wrongToken], as: .consulToken)
         var options = ConsulStandIn.Options()
         options.aclToken = token
         let standIn = try await ConsulStandIn.start(options: options)

@@ -1,4 +1,4 @@
-import Etcd
+@testable import Etcd
 import Foundation
 import StoreTestSupport
 import Testing
@@ -22,6 +22,8 @@ struct EtcdSecurityTests {
         try await client.put(key, value: Array("over tls".utf8))
         #expect(try await client.get(key)?.valueString == "over tls")
         #expect(try await client.delete(key) == 1)
+        // The token this connection authenticated with (with credentials), for the secret scan.
+        TestSecrets.register([client.currentAuthToken].compactMap { $0 }, as: .etcdToken)
     }
 
     /// Connecting must fail; returns the EtcdError (and records an issue if the call succeeded).
@@ -167,6 +169,7 @@ struct EtcdSecurityTests {
 
         let client = try await EtcdClient.connect(Self.configuration(endpoint, tls: nil, credentials: .init(username: user, password: password), logs: logs))
         try await Self.roundTrip(client)
+        let token = try #require(client.currentAuthToken, "the client authenticated and holds etcd's token")
         await client.close()
 
         let wrongPassword = "wrong-\(UUID().uuidString)"
@@ -187,6 +190,7 @@ struct EtcdSecurityTests {
         errors += renderings(configuration) + renderings(configuration.credentials as Any)
         #expect(!logs.lines.isEmpty, "the clients logged at .trace")
         logs.expectNoSecrets([password, wrongPassword], alsoIn: errors)
+        logs.expectNoSecrets([token], alsoIn: errors)
     }
 }
 

@@ -45,7 +45,13 @@ struct LogCaptureTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // A secret registered only in this scan's own secrets file, never in the real one.
         let planted = "planted-\(UUID().uuidString)"
-        try "\(planted)\n".write(toFile: directory + "/secrets", atomically: true, encoding: .utf8)
+        // And one registered with its kind, as TestSecrets.register writes it, to be found encoded.
+        let token = "tok/\(UUID().uuidString)+x"
+        try "\(planted)\netcd auth token\t\(token)\n".write(toFile: directory + "/secrets", atomically: true, encoding: .utf8)
+        let basic = Data("root:\(token)".utf8).base64EncodedString()
+        let percent = try #require(token.addingPercentEncoding(withAllowedCharacters: .alphanumerics))
+        try "=== autocluster test log capture, pid 1\nAuthorization: Basic \(basic)\nGET /x?t=\(percent)\n{\"t\":\"\(token.replacingOccurrences(of: "/", with: "\\/"))\"}\n"
+            .write(toFile: directory + "/encoded", atomically: true, encoding: .utf8)
         try "=== autocluster test log capture, pid 1\ninfo a line\n".write(toFile: directory + "/clean", atomically: true, encoding: .utf8)
         try "=== autocluster test log capture, pid 1\ndebug x token=\(planted) y\n".write(toFile: directory + "/leaky", atomically: true, encoding: .utf8)
         try "info no marker\n".write(toFile: directory + "/unmarked", atomically: true, encoding: .utf8)
@@ -70,5 +76,12 @@ struct LogCaptureTests {
         #expect(leaky.stderr.contains("leaky:2: a test secret"), "names file, line and kind: \(leaky.stderr)")
         #expect(!leaky.stderr.contains(planted), "the report does not repeat the secret")
         #expect(try scan("unmarked").status == 2, "a capture without its marker is not trusted")
+        let encoded = try scan("encoded")
+        #expect(encoded.status == 1, "\(encoded.stderr)")
+        for (line, form) in [(2, "base64"), (3, "percent-encoded"), (4, "JSON-escaped")] {
+            #expect(encoded.stderr.contains("encoded:\(line): etcd auth token (TestSecrets.register) (\(form))"),
+                    "the \(form) form is found: \(encoded.stderr)")
+        }
+        #expect(!encoded.stderr.contains(token) && !encoded.stderr.contains(basic) && !encoded.stderr.contains(percent))
     }
 }

@@ -98,6 +98,9 @@ final class LogCapture: Sendable {
     }
 }
 
+/// The slack every timing bound of this suite allows past its deadline (`TestStores.timingSlack`).
+var timingSlack: Duration { TestStores.timingSlack }
+
 /// Runs `body` and returns how long it took together with its result (success or error).
 func timed<T: Sendable>(_ body: () async throws -> T) async -> (result: Result<T, any Error>, elapsed: Duration) {
     let start = ContinuousClock.now

@@ -318,7 +318,7 @@ struct SecureNodeListTests {
         let logs = LogCapture()
         let token = "consul-token-\(UUID().uuidString.lowercased())"
         let wrongToken = "consul-wrong-\(UUID().uuidString.lowercased())"
-        TestSecrets.register([token, wrongToken])
+        TestSecrets.register([token, wrongToken], as: .consulToken)
         var options = ConsulStandIn.Options()
         options.aclToken = token
         let standIn = try await ConsulStandIn.start(options: options)

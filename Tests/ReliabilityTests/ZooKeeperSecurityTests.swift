@@ -15,7 +15,10 @@ struct ZooKeeperSecurityTests {
         configuration.operationTimeout = .seconds(10)
         configuration.authentication = authentication
         configuration.logger = logs.logger("reliability.zookeeper")
-        return try await ZooKeeperClient.connect(configuration)
+        let client = try await ZooKeeperClient.connect(configuration)
+        // The session's password, for the secret scan (whoever has it can resume the session).
+        if let session = client.session { TestSecrets.registerZooKeeperSession(password: session.password) }
+        return client
     }
 
     @Test("a node with a digest ACL is unreadable and unwritable without the credentials, usable with them",

@@ -207,6 +207,12 @@ final class GRPCTransport: Sendable {
                         endpoint: endpoints[start].description, underlying: lastError)
     }
 
+    /// The auth token of the current connection, if it has authenticated. Never logged; the
+    /// tests read it (through `EtcdClient.currentAuthToken`) to register it for their secret scan.
+    var currentAuthToken: String? {
+        state.withLockedValue { $0.connection }?.token.withLockedValue { $0 }
+    }
+
     /// Authenticate with the configured credentials on `connection`, storing its token.
     func authenticate(_ connection: GRPCConnection) async throws {
         guard let credentials = configuration.credentials else { return }
