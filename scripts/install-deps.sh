@@ -15,6 +15,7 @@ packages=(
   curl                  # health checks in start-stores.sh
   openssl               # test certificates for TLS
   procps                # ps/pgrep used by the scripts' checks
+  iproute2              # ip netns / veth for the partition tests (PartitionTests)
 )
 
 missing=()
