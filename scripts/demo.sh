@@ -5,7 +5,8 @@
 #   1. starts three members (`autocluster run`) n1, n2, n3 — each listens on its address,
 #      joins the node list and keeps itself in it;
 #   2. kills n2 with SIGKILL — a crashed node cannot remove itself, so it stays listed;
-#   3. starts a fourth member n4, whose join probes the list and sweeps n2;
+#   3. starts a fourth member n4; by the time it is ready n2 has been swept (n1, n3 and n4 are a
+#      majority of the list and vote it dead);
 #   4. stops the members with SIGTERM — each leaves the list on its way out;
 #
 # printing the node list after every step. With CONSUL_HTTP_ADDR set (docker compose) it
@@ -102,7 +103,7 @@ demo_store() {
   wait_until 30 listed "$url" "$key" n4
   wait_until 10 grep -q "^n4 ready" "$logs/n4.out"
   if listed "$url" "$key" n2; then echo "demo: n4 joined but n2 is still listed" >&2; exit 1; fi
-  say "$label: n4 joined and swept n2 on its way in"
+  say "$label: n4 joined; n2 was swept by the majority's votes"
   grep "^n4 ready" "$logs/n4.out"
   show "$url" "$key"
 
