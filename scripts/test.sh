@@ -154,7 +154,10 @@ else
     part tsan-build swift build --build-tests --sanitize=thread --scratch-path .build/thread
     part tsan locked env AUTOCLUSTER_SANITIZER=thread swift test --skip-build --sanitize=thread --scratch-path .build/thread --no-parallel \
       --filter 'ZooKeeperTests|EtcdTests|NodeListTests|ReliabilityTests' \
-      --skip 'NodeListSimulationTests|PartitionTests'  # single-threaded simulation; separate processes
+      --skip 'NodeListSimulationTests|PartitionTests|killDuringPipelined'
+    # Left out under TSan: the single-threaded simulation, the multi-process partition tests, and
+    # the SIGKILL-during-1,000-calls scenarios, whose premise (the kill lands while calls are in
+    # flight) a 5-10x slower client cannot guarantee; the faults part runs those without TSan.
     check_skips tsan
   fi
   if wants asan; then
