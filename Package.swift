@@ -99,7 +99,10 @@ let package = Package(
         ),
         .target(
             name: "AutoCluster",
-            dependencies: ["ZooKeeper", "Etcd", "Consul", "NodeList", "Coordination"]
+            dependencies: [
+                "ZooKeeper", "Etcd", "Consul", "NodeList", "Coordination",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),  // PresenceProbe
+            ]
         ),
         .executableTarget(
             name: "AutoClusterCommand",
@@ -177,6 +180,7 @@ let package = Package(
             name: "CoordinationTests",
             dependencies: [
                 "Coordination", "ZooKeeper", "Etcd", "Consul", "ConsulStandIn", "StoreTestSupport",
+                "NodeList", "AutoCluster",  // PresenceProbeTests
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -26,7 +26,7 @@
 #   faults           the fault scenarios (scripts/faults.sh, the slow leader-loss ones included)
 #   tsan             ThreadSanitizer over every suite that crosses C threads (libzookeeper-mt's
 #                    threads, nghttp2 on the event loop): ZooKeeperTests, EtcdTests, NodeListTests,
-#                    ReliabilityTests
+#                    ReliabilityTests, CoordinationTests
 #   asan             AddressSanitizer + LeakSanitizer over ZooKeeperTests and EtcdTests
 #   fuzz             each fuzz target for AUTOCLUSTER_FUZZ_SECONDS (60) from its committed seeds
 #                    and regressions (scripts/fuzz.sh --time)
@@ -65,7 +65,7 @@ if [ -n "${CI:-}" ]; then
   faults=1
 fi
 # The CI parts to run (all by default).
-parts=" ${AUTOCLUSTER_CI_PARTS:-build suite faults tsan asan} "  # fuzz: off by default until FuzzStoreURL crash-b90a3bf4 (found by CI at 9e82dc4) is fixed; AUTOCLUSTER_CI_PARTS=fuzz runs it
+parts=" ${AUTOCLUSTER_CI_PARTS:-build suite faults tsan asan fuzz} "
 wants() { [ "$ci" = 0 ] || [[ "$parts" == *" $1 "* ]]; }
 
 capture=$(mktemp -d "${TMPDIR:-/tmp}/autocluster-capture.XXXXXX")
@@ -153,7 +153,7 @@ else
   if wants tsan; then
     part tsan-build swift build --build-tests --sanitize=thread --scratch-path .build/thread
     part tsan locked env AUTOCLUSTER_SANITIZER=thread swift test --skip-build --sanitize=thread --scratch-path .build/thread --no-parallel \
-      --filter 'ZooKeeperTests|EtcdTests|NodeListTests|ReliabilityTests' \
+      --filter 'ZooKeeperTests|EtcdTests|NodeListTests|ReliabilityTests|CoordinationTests' \
       --skip 'NodeListSimulationTests|PartitionTests|killDuringPipelined'
     # Left out under TSan: the single-threaded simulation, the multi-process partition tests, and
     # the SIGKILL-during-1,000-calls scenarios, whose premise (the kill lands while calls are in

@@ -103,6 +103,33 @@ struct CommandEndToEndTests {
         #expect(try await listedNames(url, key) == ["n2"])
     }
 
+    /// Issue 15, guarantee 8 through the command: a second live process joining under a listed
+    /// live node's name gets one error line naming both incarnations, exits non-zero, and the
+    /// stored value is unchanged (the same bytes at the same version).
+    @Test(arguments: StoreKind.available)
+    func aDuplicateNameIsOneErrorLineNamingBothIncarnationsAndWritesNothing(_ kind: StoreKind) async throws {
+        let fixture = try await StoreFixture.make(kind)
+        defer { Task { await fixture.shutdown() } }
+        let (url, key) = (fixture.storeURL, fixture.key)
+        let live1 = try await LoopbackListener.start()
+        let live2 = try await LoopbackListener.start()
+        defer { Task { await live1.close(); await live2.close() } }
+        let first = try await CommandRunner.run(
+            ["join", "--store", url, "--key", key, "--name", "web", "--address", live1.address, "--incarnation", "first-run"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let backend = try await fixture.backend()
+        let before = try await backend.read(key: key)
+
+        let second = try await CommandRunner.run(
+            ["join", "--store", url, "--key", key, "--name", "web", "--address", live2.address, "--incarnation", "second-run"])
+        #expect(second.status != 0)
+        #expect(second.stderrLines.count == 1, "\(second.stderr)")
+        #expect(second.stderr.hasPrefix("autocluster: error: node name web is claimed by two live processes"), "\(second.stderr)")
+        #expect(second.stderr.contains("incarnation first-run at \(live1.address)"), "\(second.stderr)")
+        #expect(second.stderr.contains("incarnation second-run at \(live2.address)"), "\(second.stderr)")
+        #expect(try await backend.read(key: key) == before)
+    }
+
     @Test(arguments: StoreKind.available)
     func corruptValueAndUnreachableStoreFailWithOneLine(_ kind: StoreKind) async throws {
         let fixture = try await StoreFixture.make(kind)

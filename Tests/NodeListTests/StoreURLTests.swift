@@ -121,4 +121,23 @@ import Testing
             Issue.record("unexpected error \(error)")
         }
     }
+
+    // Found by Fuzz/FuzzStoreURL (crash-b90a3bf4…): a false alarm of the harness, kept as a
+    // regression of the parser's promise. The text between "://" and the last "@" (here
+    // U+FFFD ×6, NUL, "d:://*") also appears in the redacted form the error shows — the scheme's
+    // tail followed by the "***" — so a substring search called it an echo. The error shows exactly
+    // the scheme part, "***" and what follows the "@", and nothing of the credentials.
+    @Test func anUnknownSchemeShowsOnlyTheRedactedForm() {
+        let bytes: [UInt8] = Array("eB\0".utf8) + Array(repeating: 0xFF, count: 38) + Array("\0d:://".utf8)
+            + Array(repeating: 0xFF, count: 6) + Array("\0d:://*@".utf8) + [0xBD, 0xFF, 0xBF]
+        let text = String(decoding: bytes, as: UTF8.self)
+        let error = #expect(throws: NodeListError.self) { try StoreURL(parsing: text) }
+        #expect(error?.code == .invalidStoreURL)
+        let scheme = text.range(of: "://")!
+        let at = text.lastIndex(of: "@")!
+        let redacted = String(text[..<scheme.upperBound]) + "***" + String(text[at...])
+        let schemeName = text[..<scheme.lowerBound].lowercased()
+        #expect(error?.message.hasPrefix("invalid store URL \"\(redacted)\": unknown scheme \"\(schemeName)\" — expected ") == true,
+                "\(error?.message ?? "")")
+    }
 }
