@@ -115,7 +115,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Sources/autocluster"
+            path: "Sources/AutoClusterCommand"
         ),
 
         // Benchmarks (scripts/bench.sh): not a product, not a test.
@@ -138,7 +138,7 @@ let package = Package(
             ],
             path: "Tests/StoreTestSupport"),
         // An in-process HTTP server implementing Consul's documented KV/session
-        // semantics, for when no real Consul is reachable (see DESIGN.md).
+        // semantics, for when no real Consul is reachable (README, "Testing the Consul client").
         .target(
             name: "ConsulStandIn",
             dependencies: [

@@ -35,7 +35,9 @@ export AUTOCLUSTER_STORES_DIR="${TMPDIR:-/tmp}/autocluster-bench-stores"
 export ZOOKEEPER_PORT="${BENCH_ZOOKEEPER_PORT:-22181}" ETCD_PORT="${BENCH_ETCD_PORT:-22379}"
 work=$(mktemp -d)
 trap 'scripts/stop-stores.sh; rm -rf "$work"' EXIT
-eval "$(scripts/start-stores.sh)"
+# (Not eval "$(…)": that would swallow a failed start and go on without the stores.)
+stores_env=$(scripts/start-stores.sh) || { echo "bench.sh: the stores did not start (see the lines above)" >&2; exit 1; }
+eval "$stores_env"
 zk="127.0.0.1:$ZOOKEEPER_PORT"
 etcd="http://127.0.0.1:$ETCD_PORT"
 

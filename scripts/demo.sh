@@ -43,7 +43,9 @@ fi
 
 scripts/install-deps.sh
 stores_started=1
-eval "$(scripts/start-stores.sh)"
+# (Not eval "$(…)": that would swallow a failed start and go on without the stores.)
+stores_env=$(scripts/start-stores.sh) || { echo "demo.sh: the stores did not start (see the lines above)" >&2; exit 1; }
+eval "$stores_env"
 
 say "building the autocluster command"
 swift build --product autocluster

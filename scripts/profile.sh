@@ -57,7 +57,9 @@ out="${PROFILE_DIR:-.build/profile}"
 rm -rf "$out"; mkdir -p "$out"
 work=$(mktemp -d)
 trap 'scripts/stop-stores.sh; rm -rf "$work"' EXIT
-eval "$(scripts/start-stores.sh)"
+# (Not eval "$(…)": that would swallow a failed start and go on without the stores.)
+stores_env=$(scripts/start-stores.sh) || { echo "profile.sh: the stores did not start (see the lines above)" >&2; exit 1; }
+eval "$stores_env"
 zk="127.0.0.1:$ZOOKEEPER_PORT"
 etcd="http://127.0.0.1:$ETCD_PORT"
 

@@ -130,7 +130,9 @@ if wants build || wants suite; then part install scripts/install-deps.sh; fi
 if [ -x scripts/check-protos.sh ] && { wants build || wants suite; }; then part protos scripts/check-protos.sh; fi
 
 trap 'scripts/stop-stores.sh' EXIT
-eval "$(scripts/start-stores.sh --cluster --secure)"
+# (Not eval "$(…)": that would swallow a failed start and go on without the stores.)
+stores_env=$(scripts/start-stores.sh --cluster --secure) || { echo "test.sh: the stores did not start (see the lines above)" >&2; exit 1; }
+eval "$stores_env"
 
 if [ "$ci" = 0 ]; then
   part build swift build --build-tests "${sanitize[@]}" "${scratch[@]}"

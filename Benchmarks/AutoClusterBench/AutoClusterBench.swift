@@ -9,6 +9,8 @@
 //   AutoClusterBench growth etcd|zookeeper ADDRESS TOTAL
 //   AutoClusterBench join STORE-URL LISTED PROBE-TIMEOUT-MS
 //   AutoClusterBench contention STORE-URL JOINERS
+//       (BENCH_BACKOFF=LATENCY-MULTIPLE,MULTIPLIER,MAXIMUM-MS,MAXIMUM-GROWTH overrides the
+//       joiners' NodeListStore.Backoff, for comparing settings: e.g. 8,2,2000,8 = the defaults)
 
 #if canImport(Glibc)
 import Glibc

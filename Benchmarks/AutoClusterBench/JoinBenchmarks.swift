@@ -130,7 +130,11 @@ func contentionBenchmark(storeURL: String, joiners: Int) async throws {
     let attempts = try await withThrowingTaskGroup(of: Int.self) { group -> [Int] in
         for (index, connection) in connections.enumerated() {
             group.addTask {
-                let store = NodeListStore(backend: connection.backend, key: key, probe: NoProbe())
+                var configuration = NodeListStore.Configuration()
+                if let knobs = ProcessInfo.processInfo.environment["BENCH_BACKOFF"]?.split(separator: ",").compactMap({ Double($0) }), knobs.count == 4 {
+                    configuration.backoff = .init(maximum: .milliseconds(Int64(knobs[2])), multiplier: knobs[1], latencyMultiple: knobs[0], maximumGrowth: knobs[3])
+                }
+                let store = NodeListStore(backend: connection.backend, key: key, probe: NoProbe(), configuration: configuration)
                 return try await store.join(ClusterNode(name: "joiner-\(index)", address: "127.0.0.1:\(20000 + index)")).attempts
             }
         }

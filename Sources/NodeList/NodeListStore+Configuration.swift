@@ -58,25 +58,31 @@ extension NodeListStore {
         /// queueing in the store included, which grows with the number of writers): contenders
         /// spread over a window that scales with the contention they see. Default: 8.
         public var latencyMultiple: Double
+        /// The most the growth per conflict (`multiplier^(conflict−1)`) may multiply that first
+        /// bound by. The latency already grows with the number of writers, so unbounded growth
+        /// only adds a long tail: the unluckiest of many joiners would wait seconds. Default: 8.
+        public var maximumGrowth: Double
 
         /// Creates a backoff.
         public init(
             initial: Duration = .milliseconds(1), maximum: Duration = .seconds(2), multiplier: Double = 2, jitter: Double = 1,
-            latencyMultiple: Double = 8
+            latencyMultiple: Double = 8, maximumGrowth: Double = 8
         ) {
             self.initial = initial
             self.maximum = maximum
             self.multiplier = multiplier
             self.jitter = min(max(jitter, 0), 1)
             self.latencyMultiple = max(latencyMultiple, 0)
+            self.maximumGrowth = max(maximumGrowth, 1)
         }
 
         /// The upper bound of the wait after conflict number `conflict` (1-based) of an attempt
-        /// that took `latency`: `max(initial, latencyMultiple × latency) × multiplier^(conflict−1)`,
-        /// at most `maximum`.
+        /// that took `latency`: `max(initial, latencyMultiple × latency) ×
+        /// min(multiplier^(conflict−1), maximumGrowth)`, at most `maximum`.
         public func bound(conflict: Int, latency: Duration) -> Duration {
             let base = max(Self.seconds(initial), latencyMultiple * Self.seconds(latency))
-            let bound = min(Self.seconds(maximum), base * pow(multiplier, Double(max(conflict - 1, 0))))
+            let growth = min(pow(multiplier, Double(max(conflict - 1, 0))), maximumGrowth)
+            let bound = min(Self.seconds(maximum), base * growth)
             return .nanoseconds(Int64(bound * 1e9))
         }
 

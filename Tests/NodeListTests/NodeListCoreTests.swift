@@ -261,6 +261,21 @@ import Testing
         #expect(noJitter.delay(attempt: 3) == .milliseconds(90))
     }
 
+    @Test func theConflictBoundScalesWithLatencyAndItsGrowthIsCapped() {
+        // Defaults: 8 × the conflicting round trip, doubling per conflict, at most × 8, at most 2 s.
+        let backoff = NodeListStore.Backoff()
+        #expect(backoff.bound(conflict: 1, latency: .milliseconds(10)) == .milliseconds(80))
+        #expect(backoff.bound(conflict: 2, latency: .milliseconds(10)) == .milliseconds(160))
+        #expect(backoff.bound(conflict: 4, latency: .milliseconds(10)) == .milliseconds(640))
+        #expect(backoff.bound(conflict: 5, latency: .milliseconds(10)) == .milliseconds(640))
+        #expect(backoff.bound(conflict: 30, latency: .milliseconds(10)) == .milliseconds(640))
+        #expect(backoff.bound(conflict: 5, latency: .milliseconds(100)) == .seconds(2))
+        // A round trip below initial / latencyMultiple: the bound starts at initial (1 ms).
+        #expect(backoff.bound(conflict: 1, latency: .microseconds(10)) == .milliseconds(1))
+        let uncapped = NodeListStore.Backoff(maximumGrowth: .infinity)
+        #expect(uncapped.bound(conflict: 6, latency: .milliseconds(1)) == .milliseconds(256))
+    }
+
     @Test func enforcesMaxNodes() async throws {
         let backend = InProcessBackend()
         seed(backend, (0..<3).map { ClusterNode(name: "n\($0)", address: "127.0.0.1:\($0 + 1)", joinedAt: Self.old) })
