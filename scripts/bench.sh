@@ -84,7 +84,7 @@ for store in "zookeeper://$zk" "etcd://127.0.0.1:$ETCD_PORT"; do
     join_lines+=("| $store | $listed | $("$bench" join "$store" "$listed" 500) |")
   done
   for joiners in 50 200; do
-    # Three runs each, interleaved with the other store's; the table keeps all three.
+    # Three runs each, one after another (this store's, then the next store's); the table keeps all three.
     for run in 1 2 3; do
       join_lines+=("| $store | $joiners concurrent joiners (run $run) | $("$bench" contention "$store" "$joiners") |")
     done

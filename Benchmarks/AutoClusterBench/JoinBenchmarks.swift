@@ -125,16 +125,17 @@ func contentionBenchmark(storeURL: String, joiners: Int) async throws {
     let key = "/autocluster-bench/contention-\(UUID().uuidString.lowercased())"
     var connections: [StoreConnection] = []
     for _ in 0..<joiners { connections.append(try await StoreConnection.open(url)) }
+    var configuration = NodeListStore.Configuration()
+    if let knobs = ProcessInfo.processInfo.environment["BENCH_BACKOFF"]?.split(separator: ",").compactMap({ Double($0) }), knobs.count == 4 {
+        configuration.backoff = .init(maximum: .milliseconds(Int64(knobs[2])), multiplier: knobs[1], latencyMultiple: knobs[0], maximumGrowth: knobs[3])
+    }
+    let joinerConfiguration = configuration
     let clock = ContinuousClock()
     let start = clock.now
     let attempts = try await withThrowingTaskGroup(of: Int.self) { group -> [Int] in
         for (index, connection) in connections.enumerated() {
             group.addTask {
-                var configuration = NodeListStore.Configuration()
-                if let knobs = ProcessInfo.processInfo.environment["BENCH_BACKOFF"]?.split(separator: ",").compactMap({ Double($0) }), knobs.count == 4 {
-                    configuration.backoff = .init(maximum: .milliseconds(Int64(knobs[2])), multiplier: knobs[1], latencyMultiple: knobs[0], maximumGrowth: knobs[3])
-                }
-                let store = NodeListStore(backend: connection.backend, key: key, probe: NoProbe(), configuration: configuration)
+                let store = NodeListStore(backend: connection.backend, key: key, probe: NoProbe(), configuration: joinerConfiguration)
                 return try await store.join(ClusterNode(name: "joiner-\(index)", address: "127.0.0.1:\(20000 + index)")).attempts
             }
         }

@@ -46,13 +46,13 @@ public struct PresenceProbe: NodeProbe {
     }
 
     /// True when `node.name` is a live member of the group (read within `timeout`), or else when
-    /// `otherwise` answers within what is left of `timeout`.
+    /// `otherwise` answers within what is left of `timeout`. A failed read, or one still running
+    /// at the timeout (a store that does not answer), counts as absent.
     public func probe(_ node: ClusterNode, timeout: Duration) async -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
+        let deadline = ContinuousClock.now + timeout
         if let names = await reads.names(within: timeout), names.contains(node.name) { return true }
         guard let otherwise else { return false }
-        let left = deadline - clock.now
+        let left = deadline - ContinuousClock.now
         guard left > .zero else { return false }
         return await otherwise.probe(node, timeout: left)
     }
@@ -72,7 +72,7 @@ private final class ReadCoalescer: Sendable {
 
     init(presence: Presence) { self.presence = presence }
 
-    /// The live members' names, or nil when the read failed or took longer than `timeout`.
+    /// The live members' names, or nil when the read failed or has not finished after `timeout`.
     func names(within timeout: Duration) async -> Set<String>? {
         let now = ContinuousClock.now
         let read = state.withLockedValue { state -> Task<Set<String>?, Never> in
@@ -87,15 +87,25 @@ private final class ReadCoalescer: Sendable {
             state.read = Read(id: id, started: now, task: task)
             return task
         }
-        return await withTaskGroup(of: Set<String>??.self) { group in
-            group.addTask { .some(await read.value) }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return .none
+        // Not a task group racing `read.value` against a sleep: a group waits for all its
+        // children before it returns, and `Task.value` does not end when its waiter is
+        // cancelled, so a store that never answers would hold the probe past its timeout.
+        return await withCheckedContinuation { continuation in
+            let pending = NIOLockedValueBox<CheckedContinuation<Set<String>?, Never>?>(continuation)
+            @Sendable func finish(_ names: Set<String>?) {
+                pending.withLockedValue { waiting in
+                    waiting?.resume(returning: names)
+                    waiting = nil
+                }
             }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? nil
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                finish(nil)
+            }
+            Task {
+                finish(await read.value)
+                timer.cancel()
+            }
         }
     }
 }

@@ -1,13 +1,10 @@
 import AutoCluster
+import Consul
 import Coordination
 import Foundation
 import NodeList
 import StoreTestSupport
 import Testing
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `PresenceProbe`: the node list taking the store's own liveness signal (presence entries bound
 /// to sessions) instead of probing the nodes.
@@ -36,13 +33,14 @@ struct PresenceProbeTests {
             #expect(await probe.probe(ClusterNode(name: "b", address: Self.silentAddress), timeout: timeout) == false)
 
             // `otherwise` answers for a node that is not present but listens.
-            let listener = try TestListener()
-            defer { listener.close() }
+            let listener = try await ScriptedServer.start { { _, _ in ([], false) } }
+            defer { Task { await listener.stop() } }
             let either = PresenceProbe(presence: group, otherwise: TCPProbe(timeout: timeout))
             #expect(await either.probe(ClusterNode(name: "b", address: listener.address), timeout: timeout))
             #expect(await either.probe(ClusterNode(name: "b", address: Self.silentAddress), timeout: timeout) == false)
 
-            // Concurrent probes of one round share one read; after a leaves, the next round says so.
+            // Eight concurrent probes (one round, answered by one shared read) all see a; after a
+            // leaves, the next round says so. (That the read is shared is not asserted here.)
             let round = await withTaskGroup(of: Bool.self) { tasks in
                 for _ in 0..<8 { tasks.addTask { await probe.probe(ClusterNode(name: "a", address: Self.silentAddress), timeout: timeout) } }
                 return await tasks.reduce(into: [Bool]()) { $0.append($1) }
@@ -51,6 +49,22 @@ struct PresenceProbeTests {
             try await a.release()
             #expect(await probe.probe(ClusterNode(name: "a", address: Self.silentAddress), timeout: timeout) == false)
         }
+    }
+
+    /// A store that accepts the connection and never answers: the probe says "absent" at its
+    /// timeout, not when the client's own request timeout (30 s) ends the read.
+    @Test("a store that never answers: the probe is false at its timeout (+ the stated slack)")
+    func aSilentStoreEndsAtTheProbeTimeout() async throws {
+        let silent = try await ScriptedServer.start { { _, _ in ([], false) } }
+        let consul = ConsulClient(.init(address: "http://\(silent.address)"))
+        let probe = PresenceProbe(presence: CoordinationStore.consul(consul).presence("/presence/silent"))
+        let timeout = Duration.milliseconds(500)
+        let started = ContinuousClock.now
+        #expect(await probe.probe(ClusterNode(name: "a", address: Self.silentAddress), timeout: timeout) == false)
+        let took = ContinuousClock.now - started
+        #expect(took <= timeout + TestStores.timingSlack, "took \(took)")
+        try await consul.shutdown()
+        await silent.stop()
     }
 
     @Test("etcd: NodeListServices on presence — no node listens, all are ready; a crashed one is swept by the majority",
@@ -91,8 +105,8 @@ struct PresenceProbeTests {
             defer { for task in tasks { task.cancel() } }
             let reader = NodeListStore(backend: harness.nodeListBackend(0), key: listKey)
 
-            // Ready bound: presence joins and three serialized joins on loopback, plus 10 s slack
-            // for a 2-core machine running the rest of the suite's processes.
+            // Ready bound: 10 s. The presence joins and three joins take well under a second on
+            // loopback; the rest is slack for a 2-core machine (under a sanitizer, too).
             let all = nodeServices
             let ready = await eventually(.seconds(10)) { all.allSatisfy { $0.isReady } }
             #expect(ready, "states: \(all.map { $0.state })")
@@ -107,10 +121,11 @@ struct PresenceProbeTests {
             tasks[4].cancel()
             tasks[5].cancel()
             let crashed = ContinuousClock.now
-            // Bound: the entry ends within the lease TTL (etcd) / session timeout (ZooKeeper, 4 s;
-            // closing the handle ends it at once), then the sweep takes the grace period (1 s)
-            // + 2 refresh intervals; + 3 s slack.
-            let bound = Duration.seconds(4) + .seconds(1) + refresh * 2 + .seconds(3)
+            // Bound: the entry ends within the lease TTL (etcd, 3 s; closing the client does not
+            // revoke it) or at once (ZooKeeper: closing the handle closes the session), then the
+            // sweep takes the grace period (1 s) + 2 refresh intervals; + 3 s slack.
+            let sessionEnd: Duration = kind == .etcd ? ttl : .zero
+            let bound = sessionEnd + configuration.sweepGracePeriod + refresh * 2 + .seconds(3)
             let swept = await eventually(bound) { await Self.names(reader) == ["a", "b"] }
             let listed = await Self.names(reader)
             #expect(swept, "listed: \(listed)")
@@ -138,37 +153,5 @@ extension Harness {
         case .zooKeeper: ZooKeeperNodeListBackend(client: zooKeeperClients[index])
         case .consul: ConsulNodeListBackend(client: consulClients[index])
         }
-    }
-}
-
-/// A listening loopback socket (accepts nothing: the kernel completes the handshakes).
-final class TestListener: Sendable {
-    let fd: Int32
-    let address: String
-
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard bound else {
-            _ = Glibc.close(fd)
-            throw ListenFailure()
-        }
-        self.fd = fd
-        self.address = "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
-    }
-
-    func close() { _ = Glibc.close(fd) }
-
-    struct ListenFailure: Error, CustomStringConvertible {
-        var description: String { "could not listen on a loopback port (errno \(errno))" }
     }
 }
