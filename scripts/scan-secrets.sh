@@ -170,7 +170,9 @@ if [ "$self_check" = 1 ]; then
     exit 2
   fi
   for kind in "${required_kinds[@]}"; do
-    if ! cut -f1 "$work/originals" | grep -q -F "$kind"; then
+    # (Not `cut | grep -q`: under pipefail, grep -q leaving at the first match kills cut with
+    # SIGPIPE once the list outgrows the pipe, and the pipeline fails although the kind is there.)
+    if ! grep -q -F "$kind" < <(cut -f1 "$work/originals"); then
       echo "secret scan: the run registered no $kind — the scan cannot show that it covers them" >&2
       exit 2
     fi
