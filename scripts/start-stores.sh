@@ -2,7 +2,7 @@
 # Starts a standalone ZooKeeper and a single-member etcd on loopback, each with its data in a
 # fresh directory, waits until each really answers, and prints the export lines for the tests:
 #
-#   eval "$(scripts/start-stores.sh)"            # or: scripts/start-stores.sh --cluster
+#   env=$(scripts/start-stores.sh) && eval "$env"   # or: scripts/start-stores.sh --cluster
 #
 # --cluster also starts a 3-server ZooKeeper ensemble and a 3-member etcd cluster on their own
 # loopback ports, for failover tests. --secure also starts, for the security tests, four more
@@ -55,12 +55,7 @@ fail() {
   exit 1
 }
 
-require_free() {
-  if port_in_use "$1"; then
-    log "port $1 on 127.0.0.1 is already in use by another process — $2"
-    fail
-  fi
-}
+require_free() { port_free "$1" "$2" || fail; }
 
 # etcd_member NAME CLIENT_PORT PEER_PORT INITIAL_CLUSTER TOKEN: write the run.sh of one member.
 etcd_member() {

@@ -39,9 +39,7 @@ fail() {
   for name in "${names[@]}"; do end_server "$name"; done
   exit 1
 }
-require_free() {
-  if port_in_use "$1"; then log "port $1 on 127.0.0.1 is already in use — $2"; fail; fi
-}
+require_free() { port_free "$1" "$2" || fail; }
 
 if [ "$standalone" = 1 ]; then
   require_free "$zk_port" "set ZOOKEEPER_PORT to another port"

@@ -4,14 +4,14 @@ import StoreTestSupport
 import Testing
 
 /// TLS and mTLS against etcd members the test starts with certificates made by
-/// scripts/make-test-certs.sh (openssl).
+/// scripts/make-store-certs.sh (openssl).
 @Suite("EtcdClient over TLS and mTLS", .serialized, .enabled(if: EtcdTest.enabled))
 struct EtcdTLSTests {
     static func makeCertificates() throws -> String {
         let dir = URL(fileURLWithPath: TestStores.storesDirectory ?? NSTemporaryDirectory())
             .appendingPathComponent("certs-\(UUID().uuidString)").path
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/make-test-certs.sh")
+            .deletingLastPathComponent().appendingPathComponent("scripts/make-store-certs.sh")
         let process = Process()
         process.executableURL = script
         process.arguments = [dir]
@@ -19,7 +19,7 @@ struct EtcdTLSTests {
         process.standardError = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "scripts/make-test-certs.sh failed")
+        try #require(process.terminationStatus == 0, "scripts/make-store-certs.sh failed")
         return dir
     }
 
@@ -36,7 +36,7 @@ struct EtcdTLSTests {
         defer { try? FileManager.default.removeItem(atPath: certs) }
         // The server certificate names only DNS:localhost, not the address 127.0.0.1.
         let server = try await PrivateEtcd(count: 1, basePort: 29440, extraArguments: [
-            "--cert-file", "\(certs)/server-dns.pem", "--key-file", "\(certs)/server-dns.key",
+            "--cert-file", "\(certs)/server-dns.pem", "--key-file", "\(certs)/server-dns-key.pem",
         ], scheme: "https", curlTLSArguments: ["--cacert", "\(certs)/ca.pem"])
         defer { server.stop() }
         let endpoint = "etcds://localhost:29440"
@@ -53,7 +53,7 @@ struct EtcdTLSTests {
         await byName.close()
 
         let wrongCA = await #expect(throws: EtcdError.self) {
-            _ = try await EtcdClient.connect(Self.configuration(endpoint, .init(caFile: "\(certs)/other-ca.pem")))
+            _ = try await EtcdClient.connect(Self.configuration(endpoint, .init(caFile: "\(certs)/untrusted-ca.pem")))
         }
         #expect(wrongCA?.code == .tlsFailure)
         #expect(wrongCA?.message.contains("Configuration.tls") == true)
@@ -81,15 +81,15 @@ struct EtcdTLSTests {
         let certs = try Self.makeCertificates()
         defer { try? FileManager.default.removeItem(atPath: certs) }
         let server = try await PrivateEtcd(count: 1, basePort: 29450, extraArguments: [
-            "--cert-file", "\(certs)/server.pem", "--key-file", "\(certs)/server.key",
+            "--cert-file", "\(certs)/server.pem", "--key-file", "\(certs)/server-key.pem",
             "--client-cert-auth", "--trusted-ca-file", "\(certs)/ca.pem",
         ], scheme: "https", curlTLSArguments: ["--cacert", "\(certs)/ca.pem", "--cert", "\(certs)/client.pem",
-                                               "--key", "\(certs)/client.key"])
+                                               "--key", "\(certs)/client-key.pem"])
         defer { server.stop() }
         let endpoint = "etcds://127.0.0.1:29450"
 
         let etcd = try await EtcdClient.connect(Self.configuration(endpoint, .init(
-            caFile: "\(certs)/ca.pem", certificateFile: "\(certs)/client.pem", keyFile: "\(certs)/client.key")))
+            caFile: "\(certs)/ca.pem", certificateFile: "\(certs)/client.pem", keyFile: "\(certs)/client-key.pem")))
         try await etcd.put("mtls/k", value: [42])
         #expect(try await etcd.get("mtls/k")?.value == [42])
         await etcd.close()

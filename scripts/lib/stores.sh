@@ -18,6 +18,24 @@ port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# port_free PORT ADVICE: PORT on 127.0.0.1 is free, or becomes free within
+# $AUTOCLUSTER_PORT_WAIT_SECONDS (default 15): a server that was just stopped may still be
+# closing its listener. Else says who holds it (when ss can tell) and what to do; status 1.
+port_free() {
+  local port=$1 advice=$2 limit=$(( ${AUTOCLUSTER_PORT_WAIT_SECONDS:-15} * 5 )) waited=0 holder=""
+  while port_in_use "$port"; do
+    if [ "$waited" -ge "$limit" ]; then
+      if command -v ss >/dev/null; then
+        holder=$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'users:(([^)]*))' | head -n 1 || true)
+      fi
+      log "port $port on 127.0.0.1 is still in use after ${AUTOCLUSTER_PORT_WAIT_SECONDS:-15} s${holder:+ ($holder)} — $advice"
+      return 1
+    fi
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+}
+
 # server_alive NAME: the pid we launched for NAME still runs, and is still that server
 # (its command line carries the server's directory, so a reused pid is not mistaken for it).
 server_alive() {
@@ -92,7 +110,12 @@ end_server() {
     kill -CONT "$pid" 2>/dev/null || true
     kill -TERM "$pid" 2>/dev/null || true
     for i in $(seq 1 50); do server_alive "$name" || break; sleep 0.2; done
-    if server_alive "$name"; then kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; fi
+    if server_alive "$name"; then
+      kill -KILL "$pid" 2>/dev/null || true
+      # The next start reuses the ports: wait until the process is really gone.
+      for i in $(seq 1 25); do server_alive "$name" || break; sleep 0.2; done
+      if server_alive "$name"; then log "$name (pid $pid) is still running 5 s after SIGKILL"; fi
+    fi
   fi
   rm -f "$dir/pid"
 }

@@ -6,17 +6,17 @@
 # handshake got back. Everything is on 127.0.0.1, bounded in time, and the servers it starts are
 # stopped on exit (by the pids it launched).
 #
-#   scripts/zk-readonly-probe.sh            # ports 30700-30722 (ZK_PROBE_BASE_PORT to change)
+#   Tests/Experiments/zk-readonly-probe.sh  # ports 30700-30722 (ZK_PROBE_BASE_PORT to change)
 #
 # Seen with Debian's ZooKeeper 3.8.0: without local sessions the handshake gets no answer (the
 # server logs "Client attempting to establish new session" and never "Established session";
 # srvr's Outstanding grows); with localSessionsEnabled=true it gets a session with readOnly=1.
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
+here="$(cd "$(dirname "$0")/../../scripts" && pwd)"
 export AUTOCLUSTER_STORES_DIR="${AUTOCLUSTER_STORES_DIR:-${TMPDIR:-/tmp}/autocluster-zk-readonly-probe}"
 . "$here/lib/stores.sh"
 base="${ZK_PROBE_BASE_PORT:-30700}"
-command -v java >/dev/null && [ -f /usr/share/java/zookeeper.jar ] || { log "ZooKeeper not installed — run scripts/install-deps.sh first"; exit 1; }
+command -v java >/dev/null && [ -f /usr/share/java/zookeeper.jar ] || { log "ZooKeeper not installed — install ZooKeeper (Debian: apt-get install zookeeper)"; exit 1; }
 
 stop_all() { for n in probe1 probe2 probe3; do end_server "$n"; done; }
 trap stop_all EXIT
