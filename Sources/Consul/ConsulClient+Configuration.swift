@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import NIOSSL
 
 extension ConsulClient {
@@ -32,6 +33,9 @@ extension ConsulClient {
         public var maximumConnections: Int
         /// Where the client logs (`.debug` per request; never the token). Default: a logger that discards.
         public var logger: Logger
+        /// Where the client's metrics go (see the Metrics article): nil (the default) uses the
+        /// bootstrapped `MetricsSystem.factory`.
+        public var metricsFactory: (any MetricsFactory)? = nil
 
         /// Creates a configuration.
         /// - Parameters:

@@ -45,7 +45,7 @@ public final class ConsulClient: Sendable {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.configuration = configuration
-        self.metrics = ConsulMetrics()
+        self.metrics = ConsulMetrics(factory: configuration.metricsFactory)
         let endpoint = Result { () throws(ConsulError) in
             try ConsulEndpoint.parse(configuration.address, defaultTLS: configuration.tls != nil)
         }

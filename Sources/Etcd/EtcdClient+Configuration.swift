@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOCore
 import NIOSSL
 
@@ -16,6 +17,9 @@ extension EtcdClient {
         public var credentials: Credentials?
         /// Where the client logs (`.debug` for per-call detail). Default: a logger that discards everything.
         public var logger: Logger
+        /// Where the client's metrics go (see the Metrics article): nil (the default) uses the
+        /// bootstrapped `MetricsSystem.factory`.
+        public var metricsFactory: (any MetricsFactory)? = nil
         /// Connect and per-call time limits. Default: ``Timeouts/init(connect:request:)``.
         public var timeouts: Timeouts
         /// How often failed calls are retried. Default: ``Retry/init(maxAttempts:initialBackoff:maxBackoff:)``.

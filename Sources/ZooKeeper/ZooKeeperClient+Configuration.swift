@@ -1,3 +1,4 @@
+import Metrics
 import Logging
 
 extension ZooKeeperClient {
@@ -48,6 +49,9 @@ extension ZooKeeperClient {
         /// log callback (never stderr): its errors at `.warning`, warnings at `.notice`, info at
         /// `.debug`, debug at `.trace`. Default: a logger labelled `autocluster.zookeeper`.
         public var logger: Logger
+        /// Where the client's metrics go (see the Metrics article): nil (the default) uses the
+        /// bootstrapped `MetricsSystem.factory`.
+        public var metricsFactory: (any MetricsFactory)? = nil
 
         /// Creates a configuration.
         /// - Parameters:

@@ -117,7 +117,7 @@ struct ZooKeeperValidationTests {
         var configuration = ZooKeeperClient.Configuration(connectString: "127.0.0.1:1")
         configuration.connectTimeout = .seconds(30)
         let start = ContinuousClock.now
-        let connecting = Task { try await ZooKeeperClient.connect(configuration) }
+        let connecting = Task { [configuration] in try await ZooKeeperClient.connect(configuration) }
         try await Task.sleep(for: .milliseconds(300))
         connecting.cancel()
         let error = await ZK.error { _ = try await connecting.value }
@@ -125,7 +125,7 @@ struct ZooKeeperValidationTests {
         #expect(ContinuousClock.now - start < .seconds(5), "connect waited for its timeout instead")
 
         // Cancelled before it even started waiting.
-        let early = Task {
+        let early = Task { [configuration] in
             withUnsafeCurrentTask { $0?.cancel() }
             return try await ZooKeeperClient.connect(configuration)
         }

@@ -11,6 +11,7 @@ import NIOSSL
 /// authentication (the token is per member, so each new connection authenticates).
 final class GRPCTransport: Sendable {
     let configuration: EtcdClient.Configuration
+    private let metricsFactory: any MetricsFactory
     let group: any EventLoopGroup
     let sslContext: NIOSSLContext?
     let logger: Logger
@@ -31,6 +32,7 @@ final class GRPCTransport: Sendable {
         let endpoints = try configuration.endpoints.map { try EtcdEndpoint.parse($0, defaultTLS: configuration.tls != nil) }
         self.state = NIOLockedValueBox(State(endpoints: endpoints))
         self.configuration = configuration
+        self.metricsFactory = configuration.metricsFactory ?? MetricsSystem.factory
         self.group = configuration.eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
         self.logger = configuration.logger
         if endpoints.contains(where: \.tls) {
@@ -195,7 +197,8 @@ final class GRPCTransport: Sendable {
                     }
                 }
                 logger.debug("connected to etcd", metadata: ["endpoint": "\(endpoint)"])
-                Counter(label: "etcd_client_connects_total", dimensions: [("endpoint", endpoint.description)]).increment()
+                Counter(label: "autocluster_etcd_connects_total", dimensions: [("endpoint", endpoint.description)],
+                        factory: metricsFactory).increment()
                 return (connection, index)
             } catch let error as EtcdError where error.code == .connectionFailed || error.code == .unavailable {
                 failures.append("\(endpoint): \(error.underlying.map { "\($0)" } ?? error.message)")
@@ -279,35 +282,37 @@ final class GRPCTransport: Sendable {
         let started = ContinuousClock.now
         do {
             let result = try await unaryWithRetries(path, request: request, idempotent: idempotent)
-            record(path, result: "ok", since: started)
+            record(path, error: nil, since: started)
             return result
         } catch let error as EtcdError {
-            record(path, result: error.code.description, since: started)
+            record(path, error: error.code, since: started)
             throw error
         }
     }
 
-    /// Metrics: `etcd_client_calls_total{method,result}` and `etcd_client_call_duration{method}`.
-    /// The ok counter and the timer are made once per method (making them per call was ~2,700
-    /// instructions, scripts/profile.sh), so they come from the metrics backend bootstrapped
-    /// when the method was first called.
-    private func record(_ path: String, result: String, since started: ContinuousClock.Instant) {
+    /// Metrics (`autocluster_etcd_*`, see the Metrics article): every call counts in
+    /// `…_calls_total{method}` and its time in `…_call_duration_seconds{method}`; a failure also in
+    /// `…_call_errors_total{method,code}` (code: the ``EtcdError/Code``). The counter and the
+    /// timer are made once per method (making them per call was ~2,700 instructions,
+    /// scripts/profile.sh).
+    private func record(_ path: String, error: EtcdError.Code?, since started: ContinuousClock.Instant) {
         let metrics = callMetrics.withLockedValue { cache in
             if let metrics = cache[path] { return metrics }
-            let metrics = (ok: Counter(label: "etcd_client_calls_total", dimensions: [("method", path), ("result", "ok")]),
-                           duration: Metrics.Timer(label: "etcd_client_call_duration", dimensions: [("method", path)]))
+            let metrics = (total: Counter(label: "autocluster_etcd_calls_total", dimensions: [("method", path)], factory: metricsFactory),
+                           duration: Metrics.Timer(label: "autocluster_etcd_call_duration_seconds", dimensions: [("method", path)],
+                                                   factory: metricsFactory))
             cache[path] = metrics
             return metrics
         }
-        if result == "ok" {
-            metrics.ok.increment()
-        } else {
-            Counter(label: "etcd_client_calls_total", dimensions: [("method", path), ("result", result)]).increment()
+        metrics.total.increment()
+        if let error {
+            Counter(label: "autocluster_etcd_call_errors_total", dimensions: [("method", path), ("code", error.description)],
+                    factory: metricsFactory).increment()
         }
         let elapsed = ContinuousClock.now - started
         metrics.duration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }
-    private let callMetrics = NIOLockedValueBox<[String: (ok: Counter, duration: Metrics.Timer)]>([:])
+    private let callMetrics = NIOLockedValueBox<[String: (total: Counter, duration: Metrics.Timer)]>([:])
 
     private func unaryWithRetries(_ path: String, request: [UInt8], idempotent: Bool) async throws -> (response: [UInt8], endpoint: EtcdEndpoint) {
         guard request.count <= configuration.maxRequestSize else {
@@ -375,7 +380,7 @@ final class GRPCTransport: Sendable {
                 }
                 if retryable && attempt < configuration.retry.maxAttempts && !isClosed {
                     logger.debug("retrying etcd call", metadata: ["path": "\(path)", "attempt": "\(attempt)", "error": "\(error.message)"])
-                    Counter(label: "etcd_client_retries_total", dimensions: [("method", path)]).increment()
+                    Counter(label: "autocluster_etcd_retries_total", dimensions: [("method", path)], factory: metricsFactory).increment()
                     try await sleep(&backoff, until: deadline, path: path, attempts: attempt, last: error)
                     continue
                 }

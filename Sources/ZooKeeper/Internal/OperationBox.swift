@@ -24,6 +24,7 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
     let keepAlive: AnyObject?
     private let start = ContinuousClock.now
     private weak let connection: ZooKeeperConnection?
+    private let metrics: ZooKeeperMetrics
 
     /// Not generic, so locking it is specialized code: a `State` holding the generic
     /// continuation and result was copied through value witnesses, ~5,000 instructions per
@@ -41,6 +42,7 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
 
     init(id: Int, operation: String, path: String?, connection: ZooKeeperConnection, keepAlive: AnyObject?) {
         self.id = id
+        self.metrics = connection.metrics
         self.operation = operation
         self.path = path
         self.connection = connection
@@ -62,7 +64,7 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
 
     private func deliver(_ result: Result<Value, ZooKeeperError>, to continuation: CheckedContinuation<Value, any Error>) {
         connection?.operationFinished(id)
-        ZooKeeperMetrics.record(operation: operation, error: result.failureCode, since: start)
+        metrics.record(operation: operation, error: result.failureCode, since: start)
         continuation.resume(with: result.mapError { $0 })
     }
 
@@ -135,32 +137,4 @@ extension Result where Failure == ZooKeeperError {
         if case .failure(let e) = self { return e.code }
         return nil
     }
-}
-
-enum ZooKeeperMetrics {
-    static func record(operation: String, error: ZooKeeperError.Code?, since start: ContinuousClock.Instant) {
-        let metrics = perOperation(operation)
-        metrics.total.increment()
-        if let error {
-            Counter(label: "zookeeper_errors_total", dimensions: [("operation", operation), ("code", error.description)]).increment()
-        }
-        let elapsed = ContinuousClock.now - start
-        let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
-        metrics.duration.recordNanoseconds(nanoseconds)
-    }
-
-    /// `zookeeper_operations_total` and `zookeeper_operation_duration` of one operation, made
-    /// once (per call they cost ~2,200 instructions, scripts/profile.sh), from the metrics
-    /// backend bootstrapped when the operation first ran.
-    private static func perOperation(_ operation: String) -> (total: Counter, duration: Metrics.Timer) {
-        cache.withLockedValue { cache in
-            if let metrics = cache[operation] { return metrics }
-            let dimensions = [("operation", operation)]
-            let metrics = (total: Counter(label: "zookeeper_operations_total", dimensions: dimensions),
-                           duration: Metrics.Timer(label: "zookeeper_operation_duration", dimensions: dimensions))
-            cache[operation] = metrics
-            return metrics
-        }
-    }
-    private static let cache = NIOLockedValueBox<[String: (total: Counter, duration: Metrics.Timer)]>([:])
 }

@@ -21,6 +21,7 @@ final class ZooKeeperConnection: Sendable {
         CheckedContinuation<ZooKeeperWatchEvent?, any Error>>
 
     let configuration: ZooKeeperClient.Configuration
+    let metrics: ZooKeeperMetrics
     let logger: Logger
     private let handle = NIOLockedValueBox<ZooKeeperHandle?>(nil)
     private let state: NIOLockedValueBox<Machine>
@@ -35,6 +36,7 @@ final class ZooKeeperConnection: Sendable {
 
     init(configuration: ZooKeeperClient.Configuration) {
         self.configuration = configuration
+        self.metrics = ZooKeeperMetrics(factory: configuration.metricsFactory)
         var logger = configuration.logger
         logger[metadataKey: "zookeeper"] = "\(Self.hostsOnly(configuration.connectString))"
         self.logger = logger
