@@ -9,7 +9,13 @@ let package = Package(
         .library(name: "Etcd", targets: ["Etcd"]),
         .library(name: "Consul", targets: ["Consul"]),
         .library(name: "NodeList", targets: ["NodeList"]),
+        .library(name: "NodeListZooKeeper", targets: ["NodeListZooKeeper"]),
+        .library(name: "NodeListEtcd", targets: ["NodeListEtcd"]),
+        .library(name: "NodeListConsul", targets: ["NodeListConsul"]),
         .library(name: "Coordination", targets: ["Coordination"]),
+        .library(name: "CoordinationZooKeeper", targets: ["CoordinationZooKeeper"]),
+        .library(name: "CoordinationEtcd", targets: ["CoordinationEtcd"]),
+        .library(name: "CoordinationConsul", targets: ["CoordinationConsul"]),
         .library(name: "AutoCluster", targets: ["AutoCluster"]),
         .executable(name: "autocluster", targets: ["AutoClusterCommand"]),
     ],
@@ -83,7 +89,6 @@ let package = Package(
         .target(
             name: "NodeList",
             dependencies: [
-                "ZooKeeper", "Etcd", "Consul",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -91,21 +96,29 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The node list's backend per store: a user of one store builds only its client.
+        .target(name: "NodeListZooKeeper", dependencies: ["NodeList", "ZooKeeper", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
+        .target(name: "NodeListEtcd", dependencies: ["NodeList", "Etcd"]),
+        .target(name: "NodeListConsul", dependencies: ["NodeList", "Consul"]),
         // Locks, leader election and presence over the three stores (one API shape).
         .target(
             name: "Coordination",
             dependencies: [
-                "ZooKeeper", "Etcd", "Consul",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(name: "CoordinationZooKeeper", dependencies: ["Coordination", "ZooKeeper", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
+        .target(name: "CoordinationEtcd", dependencies: ["Coordination", "Etcd", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
+        .target(name: "CoordinationConsul", dependencies: ["Coordination", "Consul", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "AutoCluster",
             dependencies: [
-                "ZooKeeper", "Etcd", "Consul", "NodeList", "Coordination",
+                "ZooKeeper", "Etcd", "Consul", "NodeList", "NodeListZooKeeper", "NodeListEtcd", "NodeListConsul",
+                "Coordination", "CoordinationZooKeeper", "CoordinationEtcd", "CoordinationConsul",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),  // PresenceProbe
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -125,7 +138,7 @@ let package = Package(
         // Benchmarks (scripts/bench.sh): not a product, not a test.
         .executableTarget(
             name: "AutoClusterBench",
-            dependencies: ["ZooKeeper", "Etcd", "NodeList", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: ["AutoCluster", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             path: "Benchmarks/AutoClusterBench"
         ),
 
@@ -194,7 +207,7 @@ let package = Package(
         .testTarget(
             name: "ReliabilityTests",
             dependencies: [
-                "ZooKeeper", "Etcd", "Consul", "NodeList", "ConsulStandIn", "StoreTestSupport",
+                "ZooKeeper", "Etcd", "Consul", "NodeList", "AutoCluster", "ConsulStandIn", "StoreTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Configuration", package: "swift-configuration"),

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import AutoCluster
 import NodeList
 
 /// Loopback sockets that stand for listed nodes: alive (listening), closed (bound, not

@@ -54,14 +54,14 @@ public struct CoordinationError: Error, Sendable, CustomStringConvertible {
         return text
     }
 
-    static func lost(_ reason: LockLossReason, _ what: String) -> CoordinationError {
+    package static func lost(_ reason: LockLossReason, _ what: String) -> CoordinationError {
         CoordinationError(
             code: .lockLost,
             message: "\(what) was lost: \(reason) — stop acting as its holder and acquire it again",
             reason: reason)
     }
 
-    static func store(_ error: any Error, _ what: String) -> CoordinationError {
+    package static func store(_ error: any Error, _ what: String) -> CoordinationError {
         if let error = error as? CoordinationError { return error }
         return CoordinationError(
             code: .storeFailure, message: "\(what) failed in the store — check that the store is reachable and retry",

@@ -1,7 +1,3 @@
-import Consul
-import Etcd
-import ZooKeeper
-
 /// The store the coordination recipes run on: one API shape over etcd, ZooKeeper and Consul.
 ///
 /// ```swift
@@ -21,38 +17,19 @@ import ZooKeeper
 /// | fencing token | the entry's create revision | the node's czxid | the `ModifyIndex` of the acquiring write |
 /// | lost when | lease expired/revoked, no renewal confirmed in TTL, key deleted/rewritten | session expired, connection dropped, node deleted/rewritten | session invalidated, no renewal confirmed in TTL, key deleted/rewritten/released |
 public struct CoordinationStore: Sendable {
-    let backend: any CoordinationBackend
+    package let backend: any CoordinationBackend
     /// How the recipes behave.
     public let configuration: Configuration
 
     /// The store's name (`etcd`, `ZooKeeper`, `Consul`).
     public var storeName: String { backend.storeName }
 
-    /// The recipes over an etcd client.
-    /// - Parameters:
-    ///   - client: a connected client; it must stay open while the recipes are used.
-    ///   - configuration: TTLs and logging; default ``Configuration/init()``.
-    public static func etcd(_ client: EtcdClient, configuration: Configuration = .init()) -> CoordinationStore {
-        CoordinationStore(backend: EtcdCoordinationBackend(client: client, configuration: configuration),
-                          configuration: configuration)
-    }
-
-    /// The recipes over a ZooKeeper client (its session is the one locks are bound to).
-    /// - Parameters:
-    ///   - client: a connected client; it must stay open while the recipes are used.
-    ///   - configuration: loss policy and logging; default ``Configuration/init()``.
-    public static func zooKeeper(_ client: ZooKeeperClient, configuration: Configuration = .init()) -> CoordinationStore {
-        CoordinationStore(backend: ZooKeeperCoordinationBackend(client: client, configuration: configuration),
-                          configuration: configuration)
-    }
-
-    /// The recipes over a Consul client (each lock, candidate or entry gets a session of its own).
-    /// - Parameters:
-    ///   - client: the client; it must stay open while the recipes are used.
-    ///   - configuration: TTL, lock-delay, node checks and logging; default ``Configuration/init()``.
-    public static func consul(_ client: ConsulClient, configuration: Configuration = .init()) -> CoordinationStore {
-        CoordinationStore(backend: ConsulCoordinationBackend(client: client, configuration: configuration),
-                          configuration: configuration)
+    /// The recipes over a backend (each store's module makes one: `.etcd(_:configuration:)` in
+    /// `CoordinationEtcd`, `.zooKeeper(_:configuration:)` in `CoordinationZooKeeper`,
+    /// `.consul(_:configuration:)` in `CoordinationConsul`).
+    package init(backend: any CoordinationBackend, configuration: Configuration) {
+        self.backend = backend
+        self.configuration = configuration
     }
 
     /// A lock on `key`; nothing is sent until it is acquired.

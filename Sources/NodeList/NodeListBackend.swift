@@ -34,8 +34,8 @@ public enum SwapResult: Sendable, Hashable {
 /// The store operations `NodeListStore` needs: one value per key, read with its version,
 /// created only if absent, replaced only by compare-and-swap, and watched.
 ///
-/// ZooKeeper, etcd and Consul implementations ship with the module (`.zooKeeper(_:)`,
-/// `.etcd(_:)`, `.consul(_:)`).
+/// ZooKeeper, etcd and Consul implementations ship in the `NodeListZooKeeper`, `NodeListEtcd`
+/// and `NodeListConsul` modules (`.zooKeeper(_:)`, `.etcd(_:)`, `.consul(_:)`).
 public protocol NodeListBackend: Sendable {
     /// A short description of the store for messages, e.g. `etcd`.
     var storeName: String { get }
@@ -59,11 +59,19 @@ public protocol NodeListBackend: Sendable {
     /// The largest value the store accepts at `key`, when it has a known limit (nil: none).
     /// `NodeListStore` refuses to write a bigger list with `NodeListError` `.valueTooLarge`.
     func maximumValueSize(key: String) -> Int?
+
+    /// When `error` is the store refusing (missing) credentials: what to tell the user, in one
+    /// clause naming the store's code and what to pass; `NodeListStore` then throws
+    /// `NodeListError` `.accessDenied`. nil (the default) for any other error.
+    func accessDeniedAdvice(for error: any Error) -> String?
 }
 
 extension NodeListBackend {
     /// No known limit.
     public func maximumValueSize(key: String) -> Int? { nil }
+
+    /// No error is an access refusal.
+    public func accessDeniedAdvice(for error: any Error) -> String? { nil }
 
     /// The key of the shared secret kept beside the list at `key`: `key + ".secret"`.
     public func secretKey(for key: String) -> String { key + ".secret" }

@@ -98,7 +98,7 @@ public final class NodeListStore: Sendable {
                 }
                 continuation.finish()
             } catch {
-                continuation.finish(throwing: Self.wrap(error, "watching the node list failed", store: self.backend.storeName))
+                continuation.finish(throwing: Self.wrap(error, "watching the node list failed", backend: self.backend))
             }
         }
         continuation.onTermination = { _ in task.cancel() }
@@ -365,13 +365,16 @@ public final class NodeListStore: Sendable {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw Self.wrap(error, "the node list at \(key) could not be read or written", store: backend.storeName)
+            throw Self.wrap(error, "the node list at \(key) could not be read or written", backend: backend)
         }
     }
 
-    static func wrap(_ error: any Error, _ what: String, store: String) -> any Error {
+    static func wrap(_ error: any Error, _ what: String, backend: any NodeListBackend) -> any Error {
         if error is NodeListError || error is CancellationError { return error }
-        if let denied = NodeListError.accessDenied(error, what, store: store) { return denied }
+        let store = backend.storeName
+        if let advice = backend.accessDeniedAdvice(for: error) {
+            return NodeListError.accessDenied(advice: advice, what, store: store, underlying: error)
+        }
         return NodeListError(code: .storeFailure, message: "\(what) — \(store): \(error)", underlying: error)
     }
 }

@@ -1,5 +1,3 @@
-import ZooKeeper
-
 extension StoreConnection {
     /// How ``StoreConnection/open(_:security:logger:connectTimeout:)`` authenticates to the store
     /// and verifies it: credentials and TLS files, as a production client passes them.
@@ -51,15 +49,7 @@ extension StoreConnection {
         }
 
         /// Whether any TLS file or name is set.
-        var hasTLSSettings: Bool { caFile != nil || certificateFile != nil || keyFile != nil || serverName != nil }
-
-        /// The ACL for the znodes the node list creates with `credentials`.
-        static func zooKeeperACL(_ credentials: StoreCredentials?, worldReadable: Bool) -> ZooKeeperACL {
-            guard let credentials, let password = credentials.password else { return .openUnsafe }
-            var entries = [ZooKeeperACL.Entry.digest(user: credentials.username, password: password)]
-            if worldReadable { entries.append(.init(permissions: .read, scheme: "world", id: "anyone")) }
-            return .entries(entries)
-        }
+        public var hasTLSSettings: Bool { caFile != nil || certificateFile != nil || keyFile != nil || serverName != nil }
 
         /// The settings without secrets.
         public var description: String {

@@ -1,3 +1,4 @@
+import AutoCluster
 import Coordination
 import StoreTestSupport
 import Testing

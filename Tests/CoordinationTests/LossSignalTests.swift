@@ -1,3 +1,4 @@
+import AutoCluster
 @testable import Coordination
 import Consul
 import StoreTestSupport

@@ -1,3 +1,4 @@
+import AutoCluster
 import Consul
 import Coordination
 import Logging

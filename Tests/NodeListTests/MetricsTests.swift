@@ -1,3 +1,4 @@
+import AutoCluster
 import Metrics
 import NodeList
 import StoreTestSupport

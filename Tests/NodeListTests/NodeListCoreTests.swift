@@ -1,3 +1,4 @@
+import AutoCluster
 import Foundation
 @testable import NodeList
 import StoreTestSupport

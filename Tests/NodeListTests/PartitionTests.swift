@@ -1,3 +1,4 @@
+import AutoCluster
 import Foundation
 import NodeList
 import StoreTestSupport

@@ -1,3 +1,4 @@
+import AutoCluster
 import NodeList
 import Testing
 

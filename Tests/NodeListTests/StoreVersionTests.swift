@@ -1,3 +1,4 @@
+import AutoCluster
 import ConsulStandIn
 import Consul
 import Foundation

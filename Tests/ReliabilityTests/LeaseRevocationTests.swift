@@ -1,3 +1,4 @@
+import AutoCluster
 import Etcd
 import Foundation
 import NodeList

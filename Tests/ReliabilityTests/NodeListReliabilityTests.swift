@@ -1,3 +1,4 @@
+import AutoCluster
 import Consul
 import ConsulStandIn
 import Etcd

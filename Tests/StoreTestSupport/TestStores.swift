@@ -17,7 +17,7 @@ public enum TestStores {
         public let variable: String
         public var description: String {
             "\(variable) is not set but AUTOCLUSTER_REQUIRE_STORES=1 — start the stores with "
-                + "`eval \"$(scripts/start-stores.sh)\"` or run scripts/test.sh"
+                + "`env=$(scripts/start-stores.sh) && eval \"$env\"` or run scripts/test.sh"
         }
     }
 

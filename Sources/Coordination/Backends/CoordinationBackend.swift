@@ -1,7 +1,7 @@
-/// What each store provides to the recipes. Internal: users pick a store with
+/// What each store provides to the recipes. Package-internal: users pick a store with
 /// ``CoordinationStore/etcd(_:configuration:)``, ``CoordinationStore/zooKeeper(_:configuration:)``
 /// or ``CoordinationStore/consul(_:configuration:)``.
-protocol CoordinationBackend: Sendable {
+package protocol CoordinationBackend: Sendable {
     /// `etcd`, `ZooKeeper` or `Consul`, for messages.
     var storeName: String { get }
     /// Joins the queue of the lock at `key` with `value` (for elections: the candidate's value).
@@ -20,7 +20,7 @@ protocol CoordinationBackend: Sendable {
 }
 
 /// One place in a lock's queue (or one presence entry) and the session it is bound to.
-protocol Contender: Sendable {
+package protocol Contender: Sendable {
     /// Fired by the contender's monitoring the moment its session or key is lost.
     var signal: LossSignal { get }
     /// Waits until this contender holds the lock; returns the fencing token. Cancellable.
@@ -33,7 +33,7 @@ protocol Contender: Sendable {
 
 extension AsyncThrowingStream where Failure == any Error {
     /// A stream fed by `body` in a task that is cancelled when the consumer goes away.
-    static func producing(
+    package static func producing(
         _ body: @escaping @Sendable (AsyncThrowingStream<Element, any Error>.Continuation) async throws -> Void
     ) -> AsyncThrowingStream<Element, any Error> where Element: Sendable {
         let (stream, continuation) = AsyncThrowingStream<Element, any Error>.makeStream(bufferingPolicy: .bufferingNewest(64))

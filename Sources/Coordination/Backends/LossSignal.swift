@@ -3,8 +3,8 @@ import NIOConcurrencyHelpers
 /// The one-shot "lost or released" state of a contender, shared by its monitoring tasks (which
 /// fire it) and by its holder (which listens). The first `fire` or `release` wins; later calls
 /// do nothing.
-final class LossSignal: Sendable {
-    enum Outcome: Sendable, Hashable {
+package final class LossSignal: Sendable {
+    package enum Outcome: Sendable, Hashable {
         case lost(LockLossReason)
         case released
     }
@@ -19,28 +19,30 @@ final class LossSignal: Sendable {
 
     private let state = NIOLockedValueBox(State())
 
+    package init() {}
+
     /// The outcome so far (`nil` while held or waiting).
-    var outcome: Outcome? { state.withLockedValue { $0.outcome } }
+    package var outcome: Outcome? { state.withLockedValue { $0.outcome } }
 
     /// Why the lock was lost, if it was.
-    var lossReason: LockLossReason? {
+    package var lossReason: LockLossReason? {
         if case .lost(let reason) = outcome { return reason }
         return nil
     }
 
     /// Sets what runs once when a loss is recorded (the contender's own clean-up: an entry the
     /// holder has given up must not keep blocking the queue until its session ends).
-    func setOnLoss(_ handler: @escaping @Sendable () -> Void) {
+    package func setOnLoss(_ handler: @escaping @Sendable () -> Void) {
         state.withLockedValue { $0.onLoss = handler }
     }
 
     /// Records a loss; returns false when the outcome was already decided.
     @discardableResult
-    func fire(_ reason: LockLossReason) -> Bool { settle(.lost(reason)) }
+    package func fire(_ reason: LockLossReason) -> Bool { settle(.lost(reason)) }
 
     /// Records a release; returns false when the outcome was already decided.
     @discardableResult
-    func release() -> Bool { settle(.released) }
+    package func release() -> Bool { settle(.released) }
 
     private func settle(_ outcome: Outcome) -> Bool {
         typealias Listeners = (won: Bool, streams: [AsyncStream<LockEvent>.Continuation],
@@ -74,7 +76,7 @@ final class LossSignal: Sendable {
     }
 
     /// A new stream of the events: the outcome once it is decided, then the end.
-    func events() -> AsyncStream<LockEvent> {
+    package func events() -> AsyncStream<LockEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: LockEvent.self, bufferingPolicy: .unbounded)
         let decided = state.withLockedValue { state -> Outcome? in
             if let outcome = state.outcome { return outcome }
@@ -97,7 +99,7 @@ final class LossSignal: Sendable {
     }
 
     /// Waits until the outcome is decided; `nil` when the waiting task is cancelled first.
-    func wait() async -> Outcome? {
+    package func wait() async -> Outcome? {
         let id = state.withLockedValue { state -> Int in
             state.nextID += 1
             return state.nextID

@@ -1,6 +1,10 @@
 import Consul
 import Etcd
 import Logging
+import NodeList
+import NodeListConsul
+import NodeListEtcd
+import NodeListZooKeeper
 import ZooKeeper
 
 extension StoreConnection {
@@ -39,7 +43,7 @@ extension StoreConnection {
             switch url.kind {
             case .zooKeeper:
                 let authentication = credentials.map { [(scheme: "digest", credentials: "\($0.username):\($0.password ?? "")")] } ?? []
-                let acl = Security.zooKeeperACL(credentials, worldReadable: security.zooKeeperWorldReadable)
+                let acl = Self.zooKeeperACL(credentials, worldReadable: security.zooKeeperWorldReadable)
                 if let chroot = url.chroot {
                     try await createZooKeeperChroot(
                         chroot, hosts: url.hosts, authentication: authentication, acl: acl, logger: logger, connectTimeout: connectTimeout)
@@ -75,12 +79,28 @@ extension StoreConnection {
         } catch let error as NodeListError {
             throw error
         } catch {
-            if let denied = NodeListError.accessDenied(error, "cannot connect to \(url)", store: url.kind.storeName) { throw denied }
+            let advice: String? = switch url.kind {
+            case .zooKeeper: ZooKeeperNodeListBackend.accessDeniedAdvice(for: error)
+            case .etcd: EtcdNodeListBackend.accessDeniedAdvice(for: error)
+            case .consul: ConsulNodeListBackend.accessDeniedAdvice(for: error)
+            }
+            if let advice {
+                throw NodeListError(code: .accessDenied, message: "cannot connect to \(url) — \(url.kind.storeName): \(advice)",
+                                    underlying: error)
+            }
             throw NodeListError(
                 code: .storeFailure,
                 message: "cannot connect to \(url): \(error)",
                 underlying: error)
         }
+    }
+
+    /// The ACL for the znodes the node list creates with `credentials` (see ``StoreConnection/Security``).
+    static func zooKeeperACL(_ credentials: StoreCredentials?, worldReadable: Bool) -> ZooKeeperACL {
+        guard let credentials, let password = credentials.password else { return .openUnsafe }
+        var entries = [ZooKeeperACL.Entry.digest(user: credentials.username, password: password)]
+        if worldReadable { entries.append(.init(permissions: .read, scheme: "world", id: "anyone")) }
+        return .entries(entries)
     }
 
     private static func createZooKeeperChroot(

@@ -1,3 +1,4 @@
+import Coordination
 import Consul
 import Logging
 import NIOConcurrencyHelpers

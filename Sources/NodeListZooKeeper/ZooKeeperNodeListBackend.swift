@@ -163,7 +163,7 @@ public struct ZooKeeperNodeListBackend: NodeListBackend {
     public func maximumValueSize(key: String) -> Int? { client.maximumDataSize }
 
     /// Creates each missing ancestor of `path` as a persistent, empty znode with ``acl``.
-    func createParents(of path: String) async throws {
+    package func createParents(of path: String) async throws {
         var prefix = ""
         for component in path.split(separator: "/").dropLast() {
             prefix += "/" + component

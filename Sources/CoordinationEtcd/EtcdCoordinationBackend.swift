@@ -1,3 +1,4 @@
+import Coordination
 import Etcd
 import Logging
 import NIOConcurrencyHelpers

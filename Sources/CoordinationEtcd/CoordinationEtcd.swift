@@ -1,0 +1,3 @@
+// CoordinationEtcd: the coordination recipes on Etcd — one import for the recipes and the Etcd client.
+@_exported import Coordination
+@_exported import Etcd
