@@ -152,6 +152,11 @@ else
     part faults locked scripts/faults.sh --skip-build -- "${sanitize[@]}" "${scratch[@]}" "${parallel[@]}"
     check_skips faults --strict
   fi
+  if wants build; then
+    # The package without its default trait (no tracing) must build too. After the suite and the
+    # faults, which use the default build in the same scratch path.
+    part traits-off swift build --disable-default-traits "${scratch[@]}"
+  fi
   if wants tsan; then
     part tsan-build swift build --build-tests --sanitize=thread --scratch-path .build/thread
     part tsan locked env AUTOCLUSTER_SANITIZER=thread swift test --skip-build --sanitize=thread --scratch-path .build/thread --no-parallel \

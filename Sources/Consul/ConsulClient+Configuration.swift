@@ -1,6 +1,9 @@
 import Foundation
 import Logging
 import Metrics
+#if DistributedTracingSupport
+import Tracing
+#endif
 import NIOSSL
 
 extension ConsulClient {
@@ -36,6 +39,11 @@ extension ConsulClient {
         /// Where the client's metrics go (see the Metrics article): nil (the default) uses the
         /// bootstrapped `MetricsSystem.factory`.
         public var metricsFactory: (any MetricsFactory)? = nil
+        #if DistributedTracingSupport
+        /// Where the client's spans go: one client span per request (see the Tracing article).
+        /// nil (the default) uses the bootstrapped `InstrumentationSystem.tracer`.
+        public var tracer: (any Tracer)? = nil
+        #endif
 
         /// Creates a configuration.
         /// - Parameters:

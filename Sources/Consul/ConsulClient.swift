@@ -6,6 +6,9 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import NIOConcurrencyHelpers
+#if DistributedTracingSupport
+import Tracing
+#endif
 
 /// A client for a Consul agent's HTTP API: KV, blocking queries, sessions, agent services and health.
 ///
@@ -29,6 +32,9 @@ public final class ConsulClient: Sendable {
     private let tlsConfiguration: Result<TLSConfiguration?, ConsulError>
     private let state = NIOLockedValueBox(false)  // shut down?
     let metrics: ConsulMetrics
+    #if DistributedTracingSupport
+    let tracer: any Tracer
+    #endif
     var logger: Logger { configuration.logger }
 
     /// Creates a client. Nothing is sent until the first call.
@@ -46,6 +52,9 @@ public final class ConsulClient: Sendable {
     ) {
         self.configuration = configuration
         self.metrics = ConsulMetrics(factory: configuration.metricsFactory)
+        #if DistributedTracingSupport
+        self.tracer = configuration.tracer ?? InstrumentationSystem.tracer
+        #endif
         let endpoint = Result { () throws(ConsulError) in
             try ConsulEndpoint.parse(configuration.address, defaultTLS: configuration.tls != nil)
         }
@@ -183,6 +192,9 @@ extension ConsulClient {
         if let wait = blockingWait { deadline = wait + wait / 16 + configuration.timeouts.request }
 
         let started = ContinuousClock.now
+        #if DistributedTracingSupport
+        let span = ConsulTracing.start(operation, method: method, path: path, endpoint: endpoint, tracer: tracer)
+        #endif
         logger.debug(
             "consul request", metadata: ["method": "\(method.rawValue)", "path": "\(path)", "endpoint": "\(endpoint.display)"])
         let response: HTTPClientResponse
@@ -193,6 +205,9 @@ extension ConsulClient {
         } catch {
             let mapped = mapTransportError(error, endpoint: endpoint, method: method, path: path, deadline: deadline)
             metrics.recordFailure(operation: operation, code: mapped.code, started: started)
+            #if DistributedTracingSupport
+            ConsulTracing.end(span, status: nil, error: mapped)
+            #endif
             logger.debug("consul request failed", metadata: ["path": "\(path)", "error": "\(mapped.code)"])
             throw mapped
         }
@@ -203,10 +218,16 @@ extension ConsulClient {
             "consul response", metadata: ["path": "\(path)", "status": "\(status)", "index": "\(meta.index)"])
         if (200..<300).contains(status) || okStatuses.contains(status) {
             metrics.recordSuccess(operation: operation, started: started)
+            #if DistributedTracingSupport
+            ConsulTracing.end(span, status: status, error: nil)
+            #endif
             return result
         }
         let error = ConsulError.fromResponse(status: status, body: result.text, method: method.rawValue, path: path)
         metrics.recordFailure(operation: operation, code: error.code, started: started)
+        #if DistributedTracingSupport
+        ConsulTracing.end(span, status: status, error: error)
+        #endif
         throw error
     }
 

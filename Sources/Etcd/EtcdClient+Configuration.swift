@@ -1,5 +1,8 @@
 import Logging
 import Metrics
+#if DistributedTracingSupport
+import Tracing
+#endif
 import NIOCore
 import NIOSSL
 
@@ -20,6 +23,11 @@ extension EtcdClient {
         /// Where the client's metrics go (see the Metrics article): nil (the default) uses the
         /// bootstrapped `MetricsSystem.factory`.
         public var metricsFactory: (any MetricsFactory)? = nil
+        #if DistributedTracingSupport
+        /// Where the client's spans go: one client span per unary call (see the Tracing article).
+        /// nil (the default) uses the bootstrapped `InstrumentationSystem.tracer`.
+        public var tracer: (any Tracer)? = nil
+        #endif
         /// Connect and per-call time limits. Default: ``Timeouts/init(connect:request:)``.
         public var timeouts: Timeouts
         /// How often failed calls are retried. Default: ``Retry/init(maxAttempts:initialBackoff:maxBackoff:)``.

@@ -110,7 +110,7 @@ public final class EtcdClient: Sendable {
     /// - Throws: ``EtcdError`` (`.compacted` when `revision` was compacted).
     public func range(_ request: EtcdRangeRequest) async throws -> EtcdRangeResponse {
         try Self.validate(key: request.key)
-        let (bytes, endpoint) = try await transport.unary("/etcdserverpb.KV/Range", request: Proto.encode(request),
+        let (bytes, endpoint) = try await transport.unary("/etcdserverpb.KV/Range", key: request.key, request: Proto.encode(request),
                                                           idempotent: true)
         return try Proto.decodeRange(bytes, endpoint: endpoint)
     }
@@ -135,7 +135,7 @@ public final class EtcdClient: Sendable {
     @discardableResult
     public func put(_ request: EtcdPutRequest) async throws -> EtcdPutResponse {
         try Self.validate(key: request.key)
-        let (bytes, endpoint) = try await transport.unary("/etcdserverpb.KV/Put", request: Proto.encode(request),
+        let (bytes, endpoint) = try await transport.unary("/etcdserverpb.KV/Put", key: request.key, request: Proto.encode(request),
                                                           idempotent: false)
         return try Proto.decodePut(bytes, endpoint: endpoint)
     }
@@ -168,7 +168,7 @@ public final class EtcdClient: Sendable {
     @discardableResult
     public func delete(_ request: EtcdDeleteRequest) async throws -> EtcdDeleteResponse {
         try Self.validate(key: request.key)
-        let (bytes, endpoint) = try await transport.unary("/etcdserverpb.KV/DeleteRange", request: Proto.encode(request),
+        let (bytes, endpoint) = try await transport.unary("/etcdserverpb.KV/DeleteRange", key: request.key, request: Proto.encode(request),
                                                           idempotent: false)
         return try Proto.decodeDelete(bytes, endpoint: endpoint)
     }
@@ -194,7 +194,8 @@ public final class EtcdClient: Sendable {
         try Self.validate(ops: failure)
         let readOnly = Self.isReadOnly(success) && Self.isReadOnly(failure)
         let (bytes, endpoint) = try await transport.unary(
-            "/etcdserverpb.KV/Txn", request: Proto.encodeTxn(compare: compare, success: success, failure: failure),
+            "/etcdserverpb.KV/Txn", key: compare.first?.key,
+            request: Proto.encodeTxn(compare: compare, success: success, failure: failure),
             idempotent: readOnly)
         return try Proto.decodeTxn(bytes, endpoint: endpoint)
     }

@@ -1,4 +1,7 @@
 import Metrics
+#if DistributedTracingSupport
+import Tracing
+#endif
 import Logging
 
 extension ZooKeeperClient {
@@ -52,6 +55,11 @@ extension ZooKeeperClient {
         /// Where the client's metrics go (see the Metrics article): nil (the default) uses the
         /// bootstrapped `MetricsSystem.factory`.
         public var metricsFactory: (any MetricsFactory)? = nil
+        #if DistributedTracingSupport
+        /// Where the client's spans go: one client span per operation (see the Tracing article).
+        /// nil (the default) uses the bootstrapped `InstrumentationSystem.tracer`.
+        public var tracer: (any Tracer)? = nil
+        #endif
 
         /// Creates a configuration.
         /// - Parameters:

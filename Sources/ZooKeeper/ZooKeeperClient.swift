@@ -203,24 +203,7 @@ public final class ZooKeeperClient: Sendable {
     }
 
     /// The `host:port` of the server the client is connected to, or `nil` when not connected.
-    public var connectedServer: String? {
-        connection.withHandle { zh -> String? in
-            var storage = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            return withUnsafeMutablePointer(to: &storage) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address -> String? in
-                    guard zookeeper_get_connected_host(zh, address, &length) != nil else { return nil }
-                    var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-                    var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
-                    guard getnameinfo(address, length, &host, socklen_t(host.count), &service, socklen_t(service.count),
-                                      NI_NUMERICHOST | NI_NUMERICSERV) == 0 else { return nil }
-                    let name = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                    let port = String(decoding: service.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                    return (name.contains(":") ? "[\(name)]" : name) + ":" + port
-                }
-            }
-        } ?? nil
-    }
+    public var connectedServer: String? { connection.connectedServer }
 
     /// Closes the session: its ephemeral nodes are deleted by the server, calls in flight end
     /// with `.closed`, watches and ``sessionEvents`` finish. Calling it again does nothing.

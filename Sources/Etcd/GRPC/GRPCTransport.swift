@@ -4,6 +4,9 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+#if DistributedTracingSupport
+import Tracing
+#endif
 
 /// The client's connection manager: one HTTP/2 connection at a time to the current endpoint,
 /// moving to the next endpoint when a connection fails or the member is unavailable, with
@@ -12,6 +15,9 @@ import NIOSSL
 final class GRPCTransport: Sendable {
     let configuration: EtcdClient.Configuration
     private let metricsFactory: any MetricsFactory
+    #if DistributedTracingSupport
+    private let tracer: any Tracer
+    #endif
     let group: any EventLoopGroup
     let sslContext: NIOSSLContext?
     let logger: Logger
@@ -33,6 +39,9 @@ final class GRPCTransport: Sendable {
         self.state = NIOLockedValueBox(State(endpoints: endpoints))
         self.configuration = configuration
         self.metricsFactory = configuration.metricsFactory ?? MetricsSystem.factory
+        #if DistributedTracingSupport
+        self.tracer = configuration.tracer ?? InstrumentationSystem.tracer
+        #endif
         self.group = configuration.eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
         self.logger = configuration.logger
         if endpoints.contains(where: \.tls) {
@@ -278,14 +287,23 @@ final class GRPCTransport: Sendable {
 
     /// A unary call with failover: `idempotent` calls are retried on any unavailability; others
     /// only when the server cannot have applied them. An invalid token is refreshed once.
-    func unary(_ path: String, request: [UInt8], idempotent: Bool) async throws -> (response: [UInt8], endpoint: EtcdEndpoint) {
+    func unary(_ path: String, key: [UInt8]? = nil, request: [UInt8], idempotent: Bool) async throws -> (response: [UInt8], endpoint: EtcdEndpoint) {
         let started = ContinuousClock.now
+        #if DistributedTracingSupport
+        let span = EtcdTracing.start(path, key: key, tracer: tracer)
+        #endif
         do {
             let result = try await unaryWithRetries(path, request: request, idempotent: idempotent)
             record(path, error: nil, since: started)
+            #if DistributedTracingSupport
+            EtcdTracing.end(span, endpoint: result.endpoint, error: nil)
+            #endif
             return result
         } catch let error as EtcdError {
             record(path, error: error.code, since: started)
+            #if DistributedTracingSupport
+            EtcdTracing.end(span, endpoint: error.endpoint.flatMap { try? EtcdEndpoint.parse($0, defaultTLS: false) }, error: error)
+            #endif
             throw error
         }
     }

@@ -1,7 +1,16 @@
 import CZooKeeper
 import Metrics
 import NIOConcurrencyHelpers
+#if DistributedTracingSupport
+import Tracing
+#endif
 
+
+#if DistributedTracingSupport
+typealias OperationSpan = any Span
+#else
+typealias OperationSpan = Never
+#endif
 
 /// Something in flight that `close()` can end.
 protocol PendingOperation: AnyObject, Sendable {
@@ -25,6 +34,9 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
     private let start = ContinuousClock.now
     private weak let connection: ZooKeeperConnection?
     private let metrics: ZooKeeperMetrics
+    /// The call's client span: started in the calling task (so its parent is the caller's
+    /// context), ended with the result on whichever thread delivers it.
+    let span: OperationSpan?
 
     /// Not generic, so locking it is specialized code: a `State` holding the generic
     /// continuation and result was copied through value witnesses, ~5,000 instructions per
@@ -40,8 +52,9 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
     private var continuation: CheckedContinuation<Value, any Error>?
     private var result: Result<Value, ZooKeeperError>?
 
-    init(id: Int, operation: String, path: String?, connection: ZooKeeperConnection, keepAlive: AnyObject?) {
+    init(id: Int, operation: String, path: String?, connection: ZooKeeperConnection, keepAlive: AnyObject?, span: OperationSpan? = nil) {
         self.id = id
+        self.span = span
         self.metrics = connection.metrics
         self.operation = operation
         self.path = path
@@ -65,6 +78,9 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
     private func deliver(_ result: Result<Value, ZooKeeperError>, to continuation: CheckedContinuation<Value, any Error>) {
         connection?.operationFinished(id)
         metrics.record(operation: operation, error: result.failureCode, since: start)
+        #if DistributedTracingSupport
+        if let span { ZooKeeperTracing.end(span, error: result.failure) }
+        #endif
         continuation.resume(with: result.mapError { $0 })
     }
 
@@ -135,6 +151,11 @@ final class OperationBox<Value: Sendable>: PendingOperation, @unchecked Sendable
 extension Result where Failure == ZooKeeperError {
     fileprivate var failureCode: ZooKeeperError.Code? {
         if case .failure(let e) = self { return e.code }
+        return nil
+    }
+
+    fileprivate var failure: ZooKeeperError? {
+        if case .failure(let e) = self { return e }
         return nil
     }
 }

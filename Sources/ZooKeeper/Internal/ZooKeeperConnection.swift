@@ -2,6 +2,9 @@ import CZooKeeper
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+#if DistributedTracingSupport
+import Tracing
+#endif
 
 
 /// The shared core of a `ZooKeeperClient`: the current C handle (replaced after session
@@ -22,6 +25,9 @@ final class ZooKeeperConnection: Sendable {
 
     let configuration: ZooKeeperClient.Configuration
     let metrics: ZooKeeperMetrics
+    #if DistributedTracingSupport
+    let tracer: any Tracer
+    #endif
     let logger: Logger
     private let handle = NIOLockedValueBox<ZooKeeperHandle?>(nil)
     private let state: NIOLockedValueBox<Machine>
@@ -37,6 +43,9 @@ final class ZooKeeperConnection: Sendable {
     init(configuration: ZooKeeperClient.Configuration) {
         self.configuration = configuration
         self.metrics = ZooKeeperMetrics(factory: configuration.metricsFactory)
+        #if DistributedTracingSupport
+        self.tracer = configuration.tracer ?? InstrumentationSystem.tracer
+        #endif
         var logger = configuration.logger
         logger[metadataKey: "zookeeper"] = "\(Self.hostsOnly(configuration.connectString))"
         self.logger = logger
@@ -176,14 +185,27 @@ final class ZooKeeperConnection: Sendable {
         _ start: (OpaquePointer, UnsafeRawPointer) -> Int32
     ) async throws -> Value {
         var started: OperationBox<Value>?
+        #if DistributedTracingSupport
+        let span = ZooKeeperTracing.start(operation, path: path, tracer: tracer, server: { self.connectedServer })
+        #endif
         state.withLockedValue { s in
             _ = s.startOperation { id in
+                #if DistributedTracingSupport
+                let box = OperationBox<Value>(id: id, operation: operation, path: path, connection: self, keepAlive: keepAlive, span: span)
+                #else
                 let box = OperationBox<Value>(id: id, operation: operation, path: path, connection: self, keepAlive: keepAlive)
+                #endif
                 started = box
                 return box
             }
         }
-        guard let box = started else { throw ZooKeeperError.closed(operation, path: path) }
+        guard let box = started else {
+            let error = ZooKeeperError.closed(operation, path: path)
+            #if DistributedTracingSupport
+            ZooKeeperTracing.end(span, error: error)
+            #endif
+            throw error
+        }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 box.setContinuation(continuation)
@@ -237,6 +259,26 @@ final class ZooKeeperConnection: Sendable {
 
     func withHandle<R: Sendable>(_ body: (OpaquePointer) -> R) -> R? {
         handle.withLockedValue { slot in slot.map { body($0.pointer) } }
+    }
+
+    /// The `host:port` of the server the handle is connected to, or nil when not connected.
+    var connectedServer: String? {
+        withHandle { zh -> String? in
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            return withUnsafeMutablePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address -> String? in
+                    guard zookeeper_get_connected_host(zh, address, &length) != nil else { return nil }
+                    var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+                    var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+                    guard getnameinfo(address, length, &host, socklen_t(host.count), &service, socklen_t(service.count),
+                                      NI_NUMERICHOST | NI_NUMERICSERV) == 0 else { return nil }
+                    let name = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                    let port = String(decoding: service.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                    return (name.contains(":") ? "[\(name)]" : name) + ":" + port
+                }
+            }
+        } ?? nil
     }
 
     // MARK: Session listeners
