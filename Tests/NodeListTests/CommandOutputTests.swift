@@ -130,8 +130,12 @@ let noStoreVariables: [String: String] = [
     @Test func completionOffersTheEnumValues() async throws {
         let result = try await CommandRunner.run(["--generate-completion-script", "bash"])
         #expect(result.status == 0)
-        #expect(result.stdout.contains("table json"), "no value list for --output")
-        #expect(result.stdout.contains("trace debug info notice warning error critical"), "no value list for --log-level")
+        // bash's word lists: 'a'$'\n''b'
+        func words(_ values: [String]) -> String { values.map { "'\($0)'" }.joined(separator: "$'\\n'") }
+        #expect(result.stdout.contains(words(["table", "json"])), "no value list for --output")
+        #expect(result.stdout.contains(words(["trace", "debug", "info", "notice", "warning", "error", "critical"])),
+                "no value list for --log-level")
+        #expect(result.stdout.contains(words(["tcp", "http:/", "none"])), "no value list for --probe")
     }
 
     @Test func jsonAndOutputTableTogetherAreAUsageError() async throws {
