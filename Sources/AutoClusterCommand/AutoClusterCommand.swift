@@ -61,7 +61,9 @@ extension AutoClusterCommand {
             if first.hasPrefix("Error: ") { first.removeFirst("Error: ".count) }
             let subcommand = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") }
                 .flatMap { name in configuration.subcommands.first { $0._commandName == name }?._commandName }
-            exitWithError("\(first) — see 'autocluster \(subcommand.map { $0 + " " } ?? "")--help'", status: status)
+            // A message that already says what to do (after " — ") needs no pointer to the help.
+            exitWithError(first.contains(" — ") ? first : "\(first) — see 'autocluster \(subcommand.map { $0 + " " } ?? "")--help'",
+                          status: status)
         }
     }
 
@@ -89,8 +91,18 @@ extension AutoClusterCommand {
 
 /// Writes `autocluster: error: LINE` (one line, control characters escaped) and exits.
 func exitWithError(_ text: String, status: ExitCode) -> Never {
-    FileHandleOutput.standardError("autocluster: error: \(oneLine(text))\n")
+    FileHandleOutput.standardError("autocluster: error: \(oneLine(withoutScriptAdvice(text)))\n")
     exit(status.rawValue)
+}
+
+/// `text` without the libraries' pointers to this repository's development scripts
+/// (" (scripts/start-stores.sh starts one)"): a user of the command has no such scripts.
+func withoutScriptAdvice(_ text: String) -> String {
+    var text = text
+    while let start = text.range(of: " (scripts/"), let end = text[start.upperBound...].firstIndex(of: ")") {
+        text.removeSubrange(start.lowerBound...end)
+    }
+    return text
 }
 
 /// `text` on one line: line breaks become spaces, other control characters are escaped.

@@ -109,11 +109,17 @@ struct Health: AsyncParsableCommand {
         } catch is DeadlineExceeded {
             result.error = "no answer within \(limitText)"
         } catch let error as NodeListError {
-            result.error = oneLine(error.message)
+            result.error = whatHappened(error.message)
         } catch {
-            result.error = oneLine("\(error)")
+            result.error = whatHappened("\(error)")
         }
         return result
+    }
+
+    /// An error's text without its advice (after " — "): the row and the error line give their own.
+    static func whatHappened(_ message: String) -> String {
+        let text = oneLine(withoutScriptAdvice(message))
+        return text.range(of: " — ").map { String(text[..<$0.lowerBound]) } ?? text
     }
 
     static func milliseconds(_ duration: Duration) -> Double {

@@ -18,7 +18,7 @@ enum StoreResolution {
         guard set.count <= 1 else {
             throw NodeListError(
                 code: .invalidStoreURL,
-                message: "no --store given and \(set.joined(separator: " and ")) are all set, so the store is ambiguous — "
+                message: "no --store given and \(set.joined(separator: " and ")) are \(set.count == 2 ? "both" : "all") set, so the store is ambiguous — "
                     + "pass --store URL or set AUTOCLUSTER_STORE to choose one")
         }
         guard let variable = set.first, let value = environment(variable) else {

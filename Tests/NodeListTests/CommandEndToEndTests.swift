@@ -122,7 +122,7 @@ struct CommandEndToEndTests {
 
         let second = try await CommandRunner.run(
             ["join", "--store", url, "--key", key, "--name", "web", "--address", live2.address, "--incarnation", "second-run"])
-        #expect(second.status != 0)
+        #expect(second.status == 75, "a conflict is exit status 75: \(second.stderr)")
         #expect(second.stderrLines.count == 1, "\(second.stderr)")
         #expect(second.stderr.hasPrefix("autocluster: error: node name web is claimed by two live processes"), "\(second.stderr)")
         #expect(second.stderr.contains("incarnation first-run at \(live1.address)"), "\(second.stderr)")
@@ -144,7 +144,7 @@ struct CommandEndToEndTests {
             ["join", "--store", fixture.storeURL, "--key", fixture.key, "--name", "n", "--address", "127.0.0.1:1"],
         ] {
             let result = try await CommandRunner.run(arguments)
-            #expect(result.status != 0)
+            #expect(result.status == 65, "a corrupt value is exit status 65: \(result.stderr)")
             #expect(result.stderrLines.count == 1, "\(result.stderr)")
             #expect(result.stderr.contains("not a format-1 document"))
         }

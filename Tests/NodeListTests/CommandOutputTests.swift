@@ -151,7 +151,8 @@ let noStoreVariables: [String: String] = [
         let result = try await CommandRunner.run(["list", "--key", "/a"], environment: environment)
         #expect(result.status == 64, "\(result.stderr)")
         #expect(result.stderrLines.count == 1, "\(result.stderr)")
-        #expect(result.stderr.contains("ETCDCTL_ENDPOINTS and CONSUL_HTTP_ADDR") && result.stderr.contains("--store"), "\(result.stderr)")
+        #expect(result.stderr.contains("ETCDCTL_ENDPOINTS and CONSUL_HTTP_ADDR are both set") && result.stderr.contains("--store"),
+                "\(result.stderr)")
         let health = try await CommandRunner.run(["health"], environment: environment)
         #expect(health.status == 64 && health.stderrLines.count == 1, "\(health.stderr)")
         // --store chooses: the variables no longer matter.
@@ -186,6 +187,8 @@ let noStoreVariables: [String: String] = [
             #expect(result.status == 69, "\(scheme): \(result.stderr)")
             #expect(result.stderrLines.count == 1, "\(scheme): \(result.stderr)")
             #expect(result.stderr.hasPrefix("autocluster: error: \(dead) is unhealthy"), "\(scheme): \(result.stderr)")
+            #expect(!result.stderr.contains("scripts/"), "an error points at this repository's scripts: \(result.stderr)")
+            #expect(result.stderr.components(separatedBy: " — ").count == 2, "one piece of advice: \(result.stderr)")
             let report = try Printed.decode(Printed.Health.self, result)
             #expect(report.healthy == false)
             #expect(report.endpoints.map(\.endpoint) == [dead])
@@ -196,9 +199,12 @@ let noStoreVariables: [String: String] = [
 
     @Test func aStoreThatIsNotThereExits69() async throws {
         let dead = try await LoopbackListener.deadAddress()
-        let result = try await CommandRunner.run(["list", "--store", "etcd://\(dead)", "--key", "/a"], timeout: .seconds(30))
-        #expect(result.status == 69, "\(result.stderr)")
-        #expect(result.stderrLines.count == 1 && result.stderr.contains(dead), "\(result.stderr)")
+        for scheme in ["etcd", "zookeeper", "consul"] {
+            let result = try await CommandRunner.run(["list", "--store", "\(scheme)://\(dead)", "--key", "/a"], timeout: .seconds(30))
+            #expect(result.status == 69, "\(scheme): \(result.stderr)")
+            #expect(result.stderrLines.count == 1 && result.stderr.contains(dead), "\(scheme): \(result.stderr)")
+            #expect(!result.stderr.contains("scripts/"), "an error points at this repository's scripts: \(result.stderr)")
+        }
     }
 }
 
