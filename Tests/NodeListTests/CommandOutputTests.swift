@@ -389,6 +389,24 @@ struct CommandOutputTests {
     }
 }
 
+/// `lock` and `elect` choose their store the same way.
+@Suite(.enabled(if: StoreKind.etcd.enabled, "needs ETCD_ENDPOINTS (scripts/test.sh)"))
+struct CommandCoordinationVariableTests {
+    @Test func electObservesTheStoreNamedByETCDCTLEndpoints() async throws {
+        var environment = noStoreVariables
+        environment["ETCDCTL_ENDPOINTS"] = try TestStores.require(TestStores.etcdEndpoints, "ETCD_ENDPOINTS").joined(separator: ",")
+        let key = "/autocluster-test/\(UUID().uuidString.lowercased())/env-elect"
+        let observer = try CommandRunner.start(["elect", key, "--observe"], environment: environment)
+        defer { observer.signal(SIGKILL); Task { _ = try? await observer.wait() } }
+        try await waitFor(timeout: .seconds(20)) { observer.stdout.contains("no leader") }
+        let lock = try await CommandRunner.run(["lock", key + "-lock", "--", "sh", "-c", "exit 7"], environment: environment)
+        #expect(lock.status == 7, "lock runs the command on the store of ETCDCTL_ENDPOINTS and exits with its status: \(lock.stderr)")
+        observer.signal(SIGTERM)
+        let result = try await observer.wait(timeout: .seconds(10))
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+}
+
 /// etcdctl's TLS and user variables against the TLS and the authenticating etcd (skipped when
 /// those stores are not configured).
 @Suite struct CommandEtcdctlVariableTests {
