@@ -152,7 +152,8 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Sources/AutoClusterCommand"
+            path: "Sources/AutoClusterCommand",
+            exclude: ["Documentation.md"]  // the command reference, not a resource
         ),
 
         // Benchmarks (scripts/bench.sh): not a product, not a test.

@@ -61,7 +61,7 @@ member() {
 }
 
 # listed URL KEY NAME: whether NAME is in the list.
-listed() { "$bin" list --store "$1" --key "$2" --json 2>/dev/null | grep -q "\"name\":\"$3\""; }
+listed() { "$bin" list --store "$1" --key "$2" --output json 2>/dev/null | grep -q "\"name\":\"$3\""; }
 
 # wait_until SECONDS COMMAND...: poll until COMMAND succeeds.
 wait_until() {

@@ -13,18 +13,33 @@ struct AutoClusterCommand: AsyncParsableCommand {
         commandName: "autocluster",
         abstract: "Form and keep a cluster through ZooKeeper, etcd or Consul.",
         discussion: """
-            Store URLs: zookeeper://h1:2181,h2:2181/chroot, etcd://h1:2379 (etcds:// for TLS), \
-            consul://127.0.0.1:8500 (consuls://). --store defaults to $AUTOCLUSTER_STORE.
+            STORE: --store URL: zookeeper://h1:2181,h2:2181/chroot, etcd://h1:2379 (etcds:// for TLS), \
+            consul://127.0.0.1:8500 (consuls://). Without --store: $AUTOCLUSTER_STORE, else the store's \
+            own variable — $ETCDCTL_ENDPOINTS (http:// or https:// endpoints, comma-separated), \
+            $CONSUL_HTTP_ADDR (with $CONSUL_HTTP_SSL) or $ZOOKEEPER_CONNECT (HOST:PORT[,…][/chroot]); \
+            when more than one of these three is set, --store or $AUTOCLUSTER_STORE must choose. \
+            Credentials and TLS files: a flag wins over the URL, the URL over the environment \
+            ($ETCDCTL_USER, $ETCDCTL_PASSWORD, $ETCDCTL_CACERT, $ETCDCTL_CERT, $ETCDCTL_KEY; \
+            $CONSUL_HTTP_TOKEN, $CONSUL_HTTP_TOKEN_FILE, $CONSUL_CACERT, $CONSUL_CLIENT_CERT, \
+            $CONSUL_CLIENT_KEY, $CONSUL_TLS_SERVER_NAME; the TLS ones only for etcds:// and consuls://). \
+            Secrets are never printed.
+
+            OUTPUT: --output table (default) or json (Codable objects, keys sorted, one per line).
+
+            \(ExitStatus.helpText)
             """,
-        subcommands: [Join.self, Leave.self, List.self, Sweep.self, Watch.self, Run.self, Lock.self, Elect.self]
+        version: AutoClusterVersion.current,
+        subcommands: [
+            Join.self, Leave.self, List.self, Sweep.self, Watch.self, Run.self, Lock.self, Elect.self, Health.self,
+        ]
     )
 }
 
 extension AutoClusterCommand {
     /// ArgumentParser's `main`, except that every failure is ONE line on stderr:
     /// `autocluster: error: WHAT — WHAT TO DO`. Exit status 64 (EX_USAGE) for arguments that are
-    /// wrong (unknown flags, malformed values, invalid UTF-8), 1 when the store or the operation
-    /// failed, 130 when interrupted; `--help` prints the help as usual.
+    /// wrong (unknown flags, malformed values, invalid UTF-8), the others of ``ExitStatus`` when
+    /// the store or the operation failed; `--help` and `--version` print as usual.
     static func main() async {
         if let problem = invalidUTF8Argument() {
             exitWithError(problem, status: .validationFailure)
@@ -46,7 +61,9 @@ extension AutoClusterCommand {
             if first.hasPrefix("Error: ") { first.removeFirst("Error: ".count) }
             let subcommand = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") }
                 .flatMap { name in configuration.subcommands.first { $0._commandName == name }?._commandName }
-            exitWithError("\(first) — see 'autocluster \(subcommand.map { $0 + " " } ?? "")--help'", status: status)
+            // A message that already says what to do (after " — ") needs no pointer to the help.
+            exitWithError(first.contains(" — ") ? first : "\(first) — see 'autocluster \(subcommand.map { $0 + " " } ?? "")--help'",
+                          status: status)
         }
     }
 
@@ -74,8 +91,18 @@ extension AutoClusterCommand {
 
 /// Writes `autocluster: error: LINE` (one line, control characters escaped) and exits.
 func exitWithError(_ text: String, status: ExitCode) -> Never {
-    FileHandleOutput.standardError("autocluster: error: \(oneLine(text))\n")
+    FileHandleOutput.standardError("autocluster: error: \(oneLine(withoutScriptAdvice(text)))\n")
     exit(status.rawValue)
+}
+
+/// `text` without the libraries' pointers to this repository's development scripts
+/// (" (scripts/start-stores.sh starts one)"): a user of the command has no such scripts.
+func withoutScriptAdvice(_ text: String) -> String {
+    var text = text
+    while let start = text.range(of: " (scripts/"), let end = text[start.upperBound...].firstIndex(of: ")") {
+        text.removeSubrange(start.lowerBound...end)
+    }
+    return text
 }
 
 /// `text` on one line: line breaks become spaces, other control characters are escaped.
@@ -93,27 +120,28 @@ func oneLine(_ text: String) -> String {
     return out
 }
 
-/// Runs a subcommand's body: any error becomes one line on stderr; exit status 64 when an
-/// argument was wrong, 1 otherwise (see `AutoClusterCommand.main`).
+/// Runs a subcommand's body: any error becomes one line on stderr and the exit status of
+/// ``ExitStatus`` (see `AutoClusterCommand.main`).
 func runReportingErrors(_ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let error as ExitCode {
         throw error
     } catch is CancellationError {
-        throw ExitCode(130)
+        throw ExitCode(ExitStatus.interrupted)
     } catch let error as ValidationError {
-        exitWithError("\(error)", status: .validationFailure)
-    } catch let error as NodeListError where error.code == .invalidStoreURL || error.code == .invalidNode {
         exitWithError("\(error)", status: .validationFailure)
     } catch let error as NodeListError where error.code == .corruptValue {
         // The library's advice names its API; say what the command offers instead.
         exitWithError(
             "\(error)".replacingOccurrences(
-                of: "opt into .replaceCorrupt", with: "run join or sweep with --replace-corrupt to replace it"),
-            status: .failure)
+                of: "opt into .replaceCorrupt",
+                with: "inspect it with list --raw, or run join or sweep with --replace-corrupt to replace it"),
+            status: ExitCode(ExitStatus.corruptValue))
+    } catch let error as NodeListError {
+        exitWithError("\(error)", status: ExitCode(ExitStatus.status(for: error)))
     } catch {
-        exitWithError("\(error)", status: .failure)
+        exitWithError("\(error)", status: ExitCode(ExitStatus.failure))
     }
 }
 
@@ -124,8 +152,11 @@ enum FileHandleOutput {
         }
     }
 
-    static func standardOutput(_ text: String) {
-        var bytes = Array(text.utf8)[...]
+    static func standardOutput(_ text: String) { standardOutput(bytes: Array(text.utf8)) }
+
+    /// Writes exactly `bytes` (the raw dump of a stored value).
+    static func standardOutput(bytes all: [UInt8]) {
+        var bytes = all[...]
         while !bytes.isEmpty {
             let written = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
             if written <= 0 { return }

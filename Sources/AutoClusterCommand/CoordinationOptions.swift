@@ -4,7 +4,7 @@ import Logging
 
 /// `--store`, `--ttl`, logging and credentials of `lock` and `elect` (their key is an argument).
 struct CoordinationOptions: ParsableArguments {
-    @Option(help: "The store URL (default: $AUTOCLUSTER_STORE), e.g. zookeeper://127.0.0.1:2181, etcd://127.0.0.1:2379, consul://127.0.0.1:8500.")
+    @Option(help: "The store URL, e.g. zookeeper://127.0.0.1:2181, etcd://127.0.0.1:2379, consul://127.0.0.1:8500 (default: $AUTOCLUSTER_STORE, else $ETCDCTL_ENDPOINTS, $CONSUL_HTTP_ADDR or $ZOOKEEPER_CONNECT).")
     var store: String?
 
     @Option(help: "The etcd lease / Consul session TTL the lock is bound to (ZooKeeper: the session timeout, 10s).")
@@ -13,12 +13,12 @@ struct CoordinationOptions: ParsableArguments {
     @Option(help: "Consul's lock-delay after a holder's session is invalidated (Consul's default 15s; 0s disables).")
     var lockDelay: String = "15s"
 
-    @Option(help: "Log level (stderr): trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "error"
+    @Option(help: "Log level (stderr).")
+    var logLevel: LogLevelOption = .error
 
     @OptionGroup(title: "Credentials and TLS") var security: SecurityOptions
 
-    var level: Logger.Level { Logger.Level(rawValue: logLevel) ?? .error }
+    var level: Logger.Level { logLevel.level }
 
     func logger(_ label: String) -> Logger {
         var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
@@ -28,10 +28,7 @@ struct CoordinationOptions: ParsableArguments {
 
     /// Opens the store, runs `body` with the recipes over it, closes it.
     func withCoordination<T>(_ body: (CoordinationStore) async throws -> T) async throws -> T {
-        guard let text = store ?? environment("AUTOCLUSTER_STORE") else {
-            throw NodeListError(code: .invalidStoreURL, message: "no store given — pass --store URL or set AUTOCLUSTER_STORE")
-        }
-        let url = try StoreURL(parsing: text)
+        let url = try StoreResolution.url(flag: store)
         var configuration = CoordinationStore.Configuration()
         configuration.ttl = try parseDuration(ttl, flag: "--ttl")
         configuration.consulLockDelay = try parseDuration(lockDelay, flag: "--lock-delay")

@@ -10,15 +10,14 @@ struct Join: AsyncParsableCommand {
     @OptionGroup var node: NodeOptions
     @OptionGroup var probe: ProbeOptions
 
-    @Flag(help: "Print {\"seed\":…,\"swept\":[…],\"nodes\":[…],\"attempts\":N,\"created\":bool}.")
-    var json = false
+    @OptionGroup var outputOptions: OutputOptions
 
     func run() async throws {
         try await runReportingErrors {
             let me = try node.node()
             let outcome = try await storeOptions.withStore(probe: probe) { store in try await store.join(me) }
-            if json {
-                FileHandleOutput.standardOutput(outcome.jsonText + "\n")
+            if outputOptions.format == .json {
+                try printJSON(JoinJSON(outcome))
             } else {
                 var text = outcome.created
                     ? "\(me.name) created the list\n"

@@ -13,8 +13,7 @@ struct Leave: AsyncParsableCommand {
     @Option(help: "Remove only this incarnation of the name.")
     var incarnation: String?
 
-    @Flag(help: "Print {\"removed\":bool}.")
-    var json = false
+    @OptionGroup var outputOptions: OutputOptions
 
     func run() async throws {
         try await runReportingErrors {
@@ -24,8 +23,11 @@ struct Leave: AsyncParsableCommand {
                 }
                 return try await store.leave(name: name)
             }
-            FileHandleOutput.standardOutput(
-                json ? "{\"removed\":\(removed)}\n" : (removed ? "\(name) left\n" : "\(name) was not listed\n"))
+            if outputOptions.format == .json {
+                try printJSON(LeaveJSON(removed: removed))
+            } else {
+                FileHandleOutput.standardOutput(removed ? "\(name) left\n" : "\(name) was not listed\n")
+            }
         }
     }
 }

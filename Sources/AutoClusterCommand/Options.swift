@@ -5,23 +5,18 @@ import Logging
 
 /// `--store` and `--key`.
 struct StoreOptions: ParsableArguments {
-    @Option(help: "The store URL (default: $AUTOCLUSTER_STORE), e.g. zookeeper://127.0.0.1:2181, etcd://127.0.0.1:2379, consul://127.0.0.1:8500.")
+    @Option(help: "The store URL, e.g. zookeeper://127.0.0.1:2181, etcd://127.0.0.1:2379, consul://127.0.0.1:8500 (default: $AUTOCLUSTER_STORE, else $ETCDCTL_ENDPOINTS, $CONSUL_HTTP_ADDR or $ZOOKEEPER_CONNECT).")
     var store: String?
 
     @Option(help: "The key the node list is stored at, e.g. /autocluster/my-service.")
     var key: String
 
-    @Option(help: "Log level (stderr): trace, debug, info, notice, warning, error, critical. `run` logs at info or finer. $AUTOCLUSTER_TRACE_LOG=FILE also appends every line at trace level to FILE.")
-    var logLevel: String = "error"
+    @Option(help: "Log level (stderr). `run` logs at info or finer. $AUTOCLUSTER_TRACE_LOG=FILE also appends every line at trace level to FILE.")
+    var logLevel: LogLevelOption = .error
 
     @OptionGroup(title: "Credentials and TLS") var security: SecurityOptions
 
-    func storeURL() throws -> StoreURL {
-        guard let text = store ?? environment("AUTOCLUSTER_STORE") else {
-            throw NodeListError(code: .invalidStoreURL, message: "no store given — pass --store URL or set AUTOCLUSTER_STORE")
-        }
-        return try StoreURL(parsing: text)
-    }
+    func storeURL() throws -> StoreURL { try StoreResolution.url(flag: store) }
 
     func logger(_ label: String) -> Logger {
         var logger = Logger(label: label) { label in
@@ -35,23 +30,30 @@ struct StoreOptions: ParsableArguments {
     }
 
     /// `--log-level` (default `.error`).
-    var level: Logger.Level { Logger.Level(rawValue: logLevel) ?? .error }
+    var level: Logger.Level { logLevel.level }
 
-    /// Opens the store, runs `body`, closes it.
+    /// Opens the store, runs `body` over the node list, closes it.
     func withStore<T>(
         probe: ProbeOptions? = nil, _ body: (NodeListStore) async throws -> T
     ) async throws -> T {
+        let logger = self.logger("autocluster")
+        return try await withBackend { backend in
+            let store = NodeListStore(
+                backend: backend, key: key, probe: try probe?.makeProbe() ?? (TCPProbe() as any NodeProbe),
+                configuration: try probe?.configuration() ?? .init(), logger: logger)
+            return try await body(store)
+        }
+    }
+
+    /// Opens the store, runs `body` with its raw backend (for `list --raw`), closes it.
+    func withBackend<T>(_ body: (any NodeListBackend) async throws -> T) async throws -> T {
         let url = try storeURL()
         guard key.hasPrefix("/"), key.count > 1, !key.hasSuffix("/") else {
             throw NodeListError(code: .invalidNode, message: "--key \"\(key)\" must look like /autocluster/my-service")
         }
-        let logger = self.logger("autocluster")
-        let connection = try await StoreConnection.open(url, security: try security.resolve(for: url), logger: logger)
-        let store = NodeListStore(
-            backend: connection.backend, key: key, probe: try probe?.makeProbe() ?? (TCPProbe() as any NodeProbe),
-            configuration: try probe?.configuration() ?? .init(), logger: logger)
+        let connection = try await StoreConnection.open(url, security: try security.resolve(for: url), logger: logger("autocluster"))
         do {
-            let result = try await body(store)
+            let result = try await body(connection.backend)
             await connection.close()
             return result
         } catch {
@@ -63,8 +65,8 @@ struct StoreOptions: ParsableArguments {
 
 /// The probe and sweep flags of `join`, `sweep` and `run`.
 struct ProbeOptions: ParsableArguments {
-    @Option(help: "How other nodes are probed: tcp, http:/path (GET, 2xx = alive) or none.")
-    var probe: String = "tcp"
+    @Option(help: "How other nodes are probed: tcp, http:/PATH (GET, 2xx = alive) or none.")
+    var probe: ProbeChoice = .tcp
 
     @Option(help: "Timeout of one probe attempt (e.g. 500ms, 2s).")
     var probeTimeout: String = "500ms"
@@ -90,13 +92,9 @@ struct ProbeOptions: ParsableArguments {
     func makeProbe() throws -> any NodeProbe {
         let timeout = try parseDuration(probeTimeout, flag: "--probe-timeout")
         switch probe {
-        case "tcp": return TCPProbe(timeout: timeout)
-        case "none": return NoProbe()
-        case _ where probe.hasPrefix("http:"):
-            let path = String(probe.dropFirst("http:".count))
-            return HTTPProbe(path: path.isEmpty ? "/" : path, timeout: timeout)
-        default:
-            throw ValidationError("--probe \"\(probe)\" is not tcp, http:/path or none")
+        case .tcp: return TCPProbe(timeout: timeout)
+        case .none: return NoProbe()
+        case .http(let path): return HTTPProbe(path: path, timeout: timeout)
         }
     }
 

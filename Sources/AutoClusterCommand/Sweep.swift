@@ -12,17 +12,15 @@ struct Sweep: AsyncParsableCommand {
     @Option(name: .customLong("as"), help: "Sweep as this listed member: it is not probed, and its verdicts are recorded as its votes. Without it, only entries a majority has already voted against are removed.")
     var member: String?
 
-    @Flag(help: "Print {\"swept\":[…],\"nodes\":[…]}.")
-    var json = false
+    @OptionGroup var outputOptions: OutputOptions
 
     func run() async throws {
         try await runReportingErrors {
             let (swept, nodes) = try await storeOptions.withStore(probe: probe) { store in
                 (try await store.sweep(excluding: member), try await store.nodes())
             }
-            if json {
-                FileHandleOutput.standardOutput(
-                    "{\"swept\":[\(swept.map(\.jsonText).joined(separator: ","))],\"nodes\":[\(nodes.map(\.jsonText).joined(separator: ","))]}\n")
+            if outputOptions.format == .json {
+                try printJSON(SweepJSON(swept: swept.map(NodeJSON.init), nodes: nodes.map(NodeJSON.init)))
             } else {
                 FileHandleOutput.standardOutput("swept: \(Render.names(swept))\n" + Render.table(nodes))
             }

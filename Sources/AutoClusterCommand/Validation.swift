@@ -17,9 +17,6 @@ extension StoreOptions {
             throw ValidationError(error.message)
         }
         try checkKey(key)
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level \(shown(logLevel)) is not one of trace, debug, info, notice, warning, error, critical")
-        }
     }
 }
 
@@ -42,14 +39,6 @@ extension ProbeOptions {
             throw ValidationError("--probe-concurrency \(probeConcurrency) must be at least 1")
         }
         guard maxNodes >= 1 else { throw ValidationError("--max-nodes \(maxNodes) must be at least 1 (the joining node itself)") }
-        if probe.hasPrefix("http:") {
-            let path = probe.dropFirst("http:".count)
-            guard path.isEmpty || (path.hasPrefix("/") && !path.unicodeScalars.contains(where: isControlOrSpace)) else {
-                throw ValidationError("--probe \(shown(probe)) is not http:/path (a path starting with \"/\", no spaces)")
-            }
-        } else if probe != "tcp" && probe != "none" {
-            throw ValidationError("--probe \(shown(probe)) is not tcp, http:/path or none")
-        }
     }
 }
 

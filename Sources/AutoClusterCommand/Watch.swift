@@ -8,15 +8,14 @@ struct Watch: AsyncParsableCommand {
 
     @OptionGroup var storeOptions: StoreOptions
 
-    @Flag(help: "Print each list as one line of JSON ({\"format\":1,\"nodes\":[…]}).")
-    var json = false
+    @OptionGroup var outputOptions: OutputOptions
 
     func run() async throws {
         try await runReportingErrors {
             try await storeOptions.withStore { store in
                 for try await nodes in store.updates() {
-                    if json {
-                        FileHandleOutput.standardOutput(String(decoding: NodeListDocument(nodes: nodes).encoded(), as: UTF8.self) + "\n")
+                    if outputOptions.format == .json {
+                        try printJSON(ListJSON(nodes: nodes, version: nil, includesVersion: false))
                     } else {
                         FileHandleOutput.standardOutput("--- \(Render.timestamp(.now)) \(nodes.count) node(s)\n" + Render.table(nodes))
                     }

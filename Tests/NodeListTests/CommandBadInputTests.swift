@@ -9,8 +9,8 @@ import Testing
 /// stand-in), fed malformed URLs, keys, names, addresses, durations, numbers, invalid UTF-8,
 /// lists over the store's size limit and corrupt stored values.
 ///
-/// Every run must: exit with the documented status (64 for a wrong argument, 1 when the store or
-/// the operation fails), print exactly ONE line `autocluster: error: …` on stderr that names
+/// Every run must: exit with the documented status (64 for a wrong argument, 65 for a corrupt value,
+/// 69 when the store cannot be reached, 1 when the operation fails), print exactly ONE line `autocluster: error: …` on stderr that names
 /// the problem, print nothing on stdout, finish within ``bound``, and never die by a signal.
 /// After a failed `join`/`sweep` the stored value is byte-for-byte the same.
 @Suite("the autocluster command with bad input", .timeLimit(.minutes(10)))
@@ -20,6 +20,8 @@ struct CommandBadInputTests {
     static let bound: Duration = .seconds(20)
     static let usage: Int32 = 64
     static let failure: Int32 = 1
+    static let corrupt: Int32 = 65
+    static let unavailable: Int32 = 69
 
     /// The common contract of a failed run; returns its stderr line.
     @discardableResult
@@ -90,7 +92,7 @@ struct CommandBadInputTests {
     func credentialsRedacted(_ url: String) async throws {
         // Whether credentials in URLs are refused or accepted, nothing listens on port 1: it fails.
         let line = try await Self.expectRejected(["list", "--store", url, "--key", "/autocluster/x"],
-                                                 status: [Self.usage, Self.failure], naming: [])
+                                                 status: [Self.usage, Self.unavailable], naming: [])
         #expect(!line.contains("s3cret-pw"), "the password leaked: \(line)")
         let environment = try await CommandRunner.run(["list", "--key", "/autocluster/x"], environment: ["AUTOCLUSTER_STORE": url],
                                                       timeout: Self.bound)
@@ -98,10 +100,10 @@ struct CommandBadInputTests {
         #expect(!environment.stderr.contains("s3cret-pw"), "the password leaked: \(environment.stderr)")
     }
 
-    @Test("a store that is not there: exit 1 within the connect time-out, naming the store")
+    @Test("a store that is not there: exit 69 within the connect time-out, naming the store")
     func unreachableStore() async throws {
         for url in ["etcd://127.0.0.1:1", "zookeeper://127.0.0.1:1", "consul://127.0.0.1:1"] {
-            try await Self.expectRejected(["list", "--store", url, "--key", "/autocluster/x"], status: [Self.failure],
+            try await Self.expectRejected(["list", "--store", url, "--key", "/autocluster/x"], status: [Self.unavailable],
                                           naming: ["127.0.0.1:1"])
         }
     }
@@ -189,9 +191,9 @@ struct CommandBadInputTests {
         try await Self.expectRejected(["sweep", "--store", url, "--key", key, "--max-nodes", "0"], status: [Self.usage],
                                       naming: ["--max-nodes"])
         // None of them reached the store.
-        let list = try await CommandRunner.run(["list", "--store", url, "--key", key, "--json"], timeout: Self.bound)
+        let list = try await CommandRunner.run(["list", "--store", url, "--key", key, "--output", "json"], timeout: Self.bound)
         #expect(list.status == 0, "\(list.stderr)")
-        #expect(list.stdout == "{\"format\":1,\"nodes\":[]}\n")
+        #expect(list.stdout == "{\"format\":1,\"nodes\":[],\"version\":null}\n")
     }
 
     @Test("invalid UTF-8 in an argument: exit 64, naming the argument, nothing written",
@@ -216,8 +218,8 @@ struct CommandBadInputTests {
                                     Array(key.utf8)]
             try await Self.expectRejected([], raw: store, status: [Self.usage], naming: ["--store", "UTF-8"])
         }
-        let list = try await CommandRunner.run(["list", "--store", url, "--key", key, "--json"], timeout: Self.bound)
-        #expect(list.stdout == "{\"format\":1,\"nodes\":[]}\n", "\(list.stderr)")
+        let list = try await CommandRunner.run(["list", "--store", url, "--key", key, "--output", "json"], timeout: Self.bound)
+        #expect(list.stdout == "{\"format\":1,\"nodes\":[],\"version\":null}\n", "\(list.stderr)")
     }
 
     // MARK: - The stores: values over their limit, corrupt values
@@ -287,7 +289,7 @@ struct CommandBadInputTests {
         ("a control character in a joinedAt", Array("{\"format\":1,\"nodes\":[{\"name\":\"a\",\"address\":\"127.0.0.1:1\",\"incarnation\":\"i\",\"joinedAt\":\"\\u001b[2J\\n\(String(repeating: "9", count: 5000))\"}]}".utf8)),
     ]
 
-    @Test("a corrupt stored value: list, join and sweep exit 1 with one line; the value is byte-for-byte unchanged",
+    @Test("a corrupt stored value: list, join and sweep exit 65 with one line; the value is byte-for-byte unchanged",
           .enabled(if: StoreKind.allEnabled, "needs ZOOKEEPER_CONNECT and ETCD_ENDPOINTS (scripts/test.sh)"),
           arguments: StoreKind.available)
     func corruptStoredValue(_ kind: StoreKind) async throws {
@@ -297,13 +299,13 @@ struct CommandBadInputTests {
             let url = fixture.storeURL
             let runs: [[String]] = [
                 ["list", "--store", url, "--key", fixture.key],
-                ["list", "--store", url, "--key", fixture.key, "--json"],
+                ["list", "--store", url, "--key", fixture.key, "--output", "json"],
                 ["join", "--store", url, "--key", fixture.key, "--name", "n1", "--address", "127.0.0.1:7001", "--probe", "none"],
                 ["sweep", "--store", url, "--key", fixture.key, "--probe", "none"],
                 ["leave", "--store", url, "--key", fixture.key, "--name", "a"],
             ]
             for arguments in runs {
-                let line = try await Self.expectRejected(arguments, status: [Self.failure],
+                let line = try await Self.expectRejected(arguments, status: [Self.corrupt],
                                                          naming: ["not a format-1 document", "version \(before.version)", "--replace-corrupt"])
                 #expect(line.count < 1000, "\(kind) \(what): an overlong error line (\(line.count) characters)")
                 #expect(!line.contains("\u{1b}"), "\(kind) \(what): a control character reached the terminal")

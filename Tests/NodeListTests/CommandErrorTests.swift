@@ -18,7 +18,8 @@ import Testing
     }
 
     @Test func storeDefaultsToTheEnvironment() async throws {
-        let missing = try await CommandRunner.run(["list", "--key", "/a"], environment: ["AUTOCLUSTER_STORE": ""])
+        // No store variable either (the test process has ZOOKEEPER_CONNECT): an empty value is unset.
+        let missing = try await CommandRunner.run(["list", "--key", "/a"], environment: noStoreVariables)
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("AUTOCLUSTER_STORE"))
         #expect(missing.stderrLines.count == 1)

@@ -189,7 +189,7 @@ final class TestNet: @unchecked Sendable {  // used only by the test task that m
 
     private func entries(_ url: String) async throws -> [String]? {
         let result = try await CommandRunner.start(program: ip, [
-            "netns", "exec", prefix + "s", CommandRunner.executable, "list", "--store", url, "--key", "/partition", "--json",
+            "netns", "exec", prefix + "s", CommandRunner.executable, "list", "--store", url, "--key", "/partition", "--output", "json",
         ]).wait(timeout: .seconds(10))
         guard result.status == 0, let document = try? NodeListDocument.decode(Array(result.stdout.utf8), version: 0) else { return nil }
         return document.nodes.map(\.name)
@@ -203,10 +203,10 @@ final class TestNet: @unchecked Sendable {  // used only by the test task that m
         func stop() { running.signal(SIGKILL) }
     }
 
-    /// `autocluster watch --json` in the store namespace: one line per change it is told of.
+    /// `autocluster watch --output json` in the store namespace: one line per change it is told of.
     func startWatch(_ url: String) throws -> Watch {
         let running = try CommandRunner.start(program: ip, [
-            "netns", "exec", prefix + "s", CommandRunner.executable, "watch", "--store", url, "--key", "/partition", "--json",
+            "netns", "exec", prefix + "s", CommandRunner.executable, "watch", "--store", url, "--key", "/partition", "--output", "json",
         ])
         others.append(running)
         return Watch(running)

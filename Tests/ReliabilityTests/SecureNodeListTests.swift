@@ -116,7 +116,7 @@ struct SecureNodeListTests {
         var outputs: [String] = []
 
         let join = try await CommandRunner.run(["join"] + secure + ["--password-file", passwordFile, "--name", "n1", "--address", "127.0.0.1:7411",
-                                                                   "--probe", "none", "--json", "--log-level", "trace"])
+                                                                   "--probe", "none", "--output", "json", "--log-level", "trace"])
         outputs += [join.stdout, join.stderr]
         #expect(join.status == 0, "\(join.stderr)")
         #expect(join.stdout.contains("\"created\":true"), "\(join.stdout)")
@@ -129,7 +129,7 @@ struct SecureNodeListTests {
         outputs += [second.stdout, second.stderr]
         #expect(second.status == 0, "\(second.stderr)")
         // And a third reader: user as a flag, password in $AUTOCLUSTER_STORE_PASSWORD.
-        let list = try await CommandRunner.run(["list"] + secure + ["--json"], environment: ["AUTOCLUSTER_STORE_PASSWORD": password])
+        let list = try await CommandRunner.run(["list"] + secure + ["--output", "json"], environment: ["AUTOCLUSTER_STORE_PASSWORD": password])
         outputs += [list.stdout, list.stderr]
         #expect(list.status == 0, "\(list.stderr)")
         #expect(try NodeListDocument.decode(Array(list.stdout.utf8), version: 0).nodes.map(\.name) == ["n1", "n2"])
@@ -303,7 +303,7 @@ struct SecureNodeListTests {
         let stranger = try await Self.zooKeeper(logs)
         #expect(await expectError(ZooKeeperError.self) { _ = try await stranger.get(chroot + key) }?.code == .noAuth)
         await stranger.close()
-        let list = try await CommandRunner.run(["list", "--store", url, "--key", key, "--user", "svc", "--password-file", passwordFile, "--json"])
+        let list = try await CommandRunner.run(["list", "--store", url, "--key", key, "--user", "svc", "--password-file", passwordFile, "--output", "json"])
         outputs += [list.stdout, list.stderr]
         #expect(list.status == 0, "\(list.stderr)")
         #expect(try NodeListDocument.decode(Array(list.stdout.utf8), version: 0).nodes.map(\.name) == ["n1"])
@@ -345,7 +345,7 @@ struct SecureNodeListTests {
         let viaFile = try await CommandRunner.run(["join", "--store", url, "--key", key, "--token-file", tokenFile,
                                                    "--name", "n2", "--address", "127.0.0.1:7602", "--probe", "none", "--log-level", "trace"])
         #expect(viaFile.status == 0, "\(viaFile.stderr)")
-        let viaEnvironment = try await CommandRunner.run(["list", "--store", url, "--key", key, "--json"], environment: ["CONSUL_HTTP_TOKEN": token])
+        let viaEnvironment = try await CommandRunner.run(["list", "--store", url, "--key", key, "--output", "json"], environment: ["CONSUL_HTTP_TOKEN": token])
         #expect(viaEnvironment.status == 0, "\(viaEnvironment.stderr)")
         #expect(try NodeListDocument.decode(Array(viaEnvironment.stdout.utf8), version: 0).nodes.map(\.name) == ["n1", "n2"])
         let denied = try await CommandRunner.run(["list", "--store", url, "--key", key], environment: ["CONSUL_HTTP_TOKEN": wrongToken])
