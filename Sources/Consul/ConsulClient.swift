@@ -196,7 +196,7 @@ extension ConsulClient {
         let span = ConsulTracing.start(operation, method: method, path: path, endpoint: endpoint, tracer: tracer)
         #endif
         logger.debug(
-            "consul request", metadata: ["method": "\(method.rawValue)", "path": "\(path)", "endpoint": "\(endpoint.display)"])
+            "consul request", metadata: ["consul.method": "\(method.rawValue)", "consul.path": "\(path)", "consul.endpoint": "\(endpoint.display)"])
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
@@ -208,14 +208,14 @@ extension ConsulClient {
             #if DistributedTracingSupport
             ConsulTracing.end(span, status: nil, error: mapped)
             #endif
-            logger.debug("consul request failed", metadata: ["path": "\(path)", "error": "\(mapped.code)"])
+            logger.debug("consul request failed", metadata: ["consul.path": "\(path)", "consul.error": "\(mapped.code)"])
             throw mapped
         }
         let status = Int(response.status.code)
         let meta = ConsulQueryMeta(headers: response.headers)
         let result = ConsulResponse(status: status, body: body, meta: meta, path: path)
         logger.debug(
-            "consul response", metadata: ["path": "\(path)", "status": "\(status)", "index": "\(meta.index)"])
+            "consul response", metadata: ["consul.path": "\(path)", "consul.status": "\(status)", "consul.index": "\(meta.index)"])
         if (200..<300).contains(status) || okStatuses.contains(status) {
             metrics.recordSuccess(operation: operation, started: started)
             #if DistributedTracingSupport

@@ -173,7 +173,7 @@ final class ConsulContender: Contender {
                     signal.fire(.sessionEnded)
                     return
                 } catch let error as ConsulError where Self.transient.contains(error.code) {
-                    logger.debug("consul session renewal failed; retrying", metadata: ["session": "\(id)", "error": "\(error.code)"])
+                    logger.debug("consul session renewal failed; retrying", metadata: ["coordination.session": "\(id)", "coordination.error": "\(error.code)"])
                     interval = .milliseconds(Int.random(in: 200...500))
                 } catch {
                     guard !Task.isCancelled else { return }
@@ -187,7 +187,7 @@ final class ConsulContender: Contender {
                 let deadline = state.withLockedValue { $0.deadline }
                 let now = ContinuousClock.now
                 if now >= deadline {
-                    logger.debug("consul session renewal not confirmed within its TTL", metadata: ["session": "\(id)"])
+                    logger.debug("consul session renewal not confirmed within its TTL", metadata: ["coordination.session": "\(id)"])
                     signal.fire(.sessionUnconfirmed)
                     return
                 }

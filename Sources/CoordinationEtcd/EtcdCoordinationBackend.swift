@@ -167,7 +167,7 @@ final class EtcdContender: Contender {
                 if !Task.isCancelled { signal.fire(.clientClosed) }
             } catch {
                 guard !Task.isCancelled else { return }
-                logger.debug("etcd lease keep-alive failed", metadata: ["lease": "\(id)", "error": "\(error)"])
+                logger.debug("etcd lease keep-alive failed", metadata: ["coordination.lease": "\(id)", "coordination.error": "\(error)"])
                 signal.fire((error as? EtcdError)?.code == .closed ? .clientClosed : .storeError("\(error)"))
             }
         })
@@ -176,7 +176,7 @@ final class EtcdContender: Contender {
                 let deadline = state.withLockedValue { $0.deadline }
                 let now = ContinuousClock.now
                 if now >= deadline {
-                    logger.debug("etcd lease renewal not confirmed within its TTL", metadata: ["lease": "\(id)"])
+                    logger.debug("etcd lease renewal not confirmed within its TTL", metadata: ["coordination.lease": "\(id)"])
                     signal.fire(.sessionUnconfirmed)
                     return
                 }
@@ -237,7 +237,7 @@ final class EtcdContender: Contender {
             try Task.checkCancellation()
             let (previous, revision) = try await predecessor()
             guard let previous else { return UInt64(entry.revision) }
-            logger.debug("etcd lock waits for its predecessor", metadata: ["key": "\(entry.key)", "predecessor": "\(previous)"])
+            logger.debug("etcd lock waits for its predecessor", metadata: ["coordination.key": "\(entry.key)", "coordination.predecessor": "\(previous)"])
             for try await event in client.watch(previous, fromRevision: revision + 1) where event.type == .delete {
                 break
             }

@@ -254,7 +254,7 @@ final class ZooKeeperContender: Contender {
                     }
                 case .connecting, .connectedReadOnly:
                     if lossOnDisconnect, state.withLockedValue({ $0.holding }) {
-                        logger.debug("zookeeper connection dropped; the lock counts as lost", metadata: ["node": "\(path)"])
+                        logger.debug("zookeeper connection dropped; the lock counts as lost", metadata: ["coordination.node": "\(path)"])
                         signal.fire(.sessionUnconfirmed)
                         return
                     }
@@ -324,7 +324,7 @@ final class ZooKeeperContender: Contender {
                 continue
             }
             guard let previous else { return hold() }
-            logger.debug("zookeeper lock waits for its predecessor", metadata: ["node": "\(path)", "predecessor": "\(previous)"])
+            logger.debug("zookeeper lock waits for its predecessor", metadata: ["coordination.node": "\(path)", "coordination.predecessor": "\(previous)"])
             // The first event is the predecessor's state when the watch is armed: gone already, or not.
             for try await event in client.watch(previous) where event.stat == nil {
                 break

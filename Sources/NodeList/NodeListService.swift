@@ -220,7 +220,7 @@ public final class NodeListService: Service, Sendable {
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
-                logger.warning("joining failed, retrying", metadata: ["nodelist.error": "\(error)", "attempt": "\(attempt)"])
+                logger.warning("joining failed, retrying", metadata: ["nodelist.error": "\(error)", "nodelist.attempt": "\(attempt)"])
                 try await Task.sleep(for: min(.seconds(1) * attempt, .seconds(5)))
             }
         }

@@ -93,7 +93,7 @@ public final class NodeListStore: Sendable {
                     do {
                         continuation.yield(MembershipRules.deduplicated(try NodeListDocument.decode(value.bytes, version: value.version)).nodes)
                     } catch {
-                        logger.warning("skipping a stored node list that does not decode", metadata: ["error": "\(error)"])
+                        logger.warning("skipping a stored node list that does not decode", metadata: ["nodelist.error": "\(error)"])
                     }
                 }
                 continuation.finish()
@@ -139,9 +139,9 @@ public final class NodeListStore: Sendable {
         logger.info(
             added ? "\(node.name) joined" : "\(node.name) is isolated and was not added",
             metadata: [
-                "seed": "\(result.seed?.description ?? "none")", "swept": "\(result.swept.map(\.name))",
-                "nodes": "\(result.nodes.count)", "attempts": "\(result.attempts)", "created": "\(result.created)",
-                "responsive": "\(result.responsive)", "listed": "\(result.listed)", "isolated": "\(result.isolated)",
+                "nodelist.seed": "\(result.seed?.description ?? "none")", "nodelist.swept": "\(result.swept.map(\.name))",
+                "nodelist.nodes": "\(result.nodes.count)", "nodelist.attempts": "\(result.attempts)", "nodelist.created": "\(result.created)",
+                "nodelist.responsive": "\(result.responsive)", "nodelist.listed": "\(result.listed)", "nodelist.isolated": "\(result.isolated)",
             ])
         return JoinOutcome(
             seed: result.seed, swept: result.swept, nodes: result.nodes, attempts: result.attempts,
@@ -276,7 +276,7 @@ public final class NodeListStore: Sendable {
                 let result = try await storeCall { try await self.backend.createIfAbsent(key: self.key, value: bytes) }
                 if case .exists(let fresh) = result {
                     metrics.casConflicts.increment()
-                    logger.debug("create-if-absent lost the race, using the value found", metadata: ["version": "\(fresh.version)"])
+                    logger.debug("create-if-absent lost the race, using the value found", metadata: ["nodelist.version": "\(fresh.version)"])
                 }
                 event = .created(result)
             case .swap(let expected, let bytes):
@@ -284,7 +284,7 @@ public final class NodeListStore: Sendable {
                 let result = try await storeCall { try await self.backend.compareAndSwap(key: self.key, expected: expected, value: bytes) }
                 if case .conflict = result {
                     metrics.casConflicts.increment()
-                    logger.debug("compare-and-swap conflict, retrying", metadata: ["expected": "\(expected)"])
+                    logger.debug("compare-and-swap conflict, retrying", metadata: ["nodelist.expected": "\(expected)"])
                 }
                 event = .swapped(result, latency: clock.now - sent)
             case .backoff(let bound, _):
@@ -337,7 +337,7 @@ public final class NodeListStore: Sendable {
                         if remaining <= .zero { break }
                         if await probe.probe(node, timeout: remaining) { return (i, true) }
                         failures.increment()
-                        logger.debug("probe of \(node) failed", metadata: ["attempt": "\(attempt)"])
+                        logger.debug("probe of \(node) failed", metadata: ["nodelist.attempt": "\(attempt)"])
                     }
                     return (i, false)
                 }

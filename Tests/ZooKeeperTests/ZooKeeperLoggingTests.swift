@@ -51,7 +51,7 @@ struct ZooKeeperLoggingTests {
         let session = try #require(zk.session)
         await zk.close()
 
-        let fromC = handler.captured.filter { $0.metadata["source"] == "libzookeeper" }
+        let fromC = handler.captured.filter { $0.metadata["zookeeper.source"] == "libzookeeper" }
         #expect(!fromC.isEmpty, "no message from the C library reached the logger")
         let sessionHex = String(UInt64(bitPattern: session.id), radix: 16)
         #expect(fromC.contains { $0.message.contains(sessionHex) }, "the C library's session messages are this client's")
@@ -68,7 +68,7 @@ struct ZooKeeperLoggingTests {
 
     /// The C library's lines that name a session, by the logger that got them.
     static func sessionLines(_ handler: CapturingLogHandler) -> [String] {
-        handler.captured.filter { $0.metadata["source"] == "libzookeeper" }.map(\.message)
+        handler.captured.filter { $0.metadata["zookeeper.source"] == "libzookeeper" }.map(\.message)
     }
 
     @Test("clients opened and closed in a loop: each one's C log lines, up to its own zookeeper_close, reach its logger and no other")

@@ -87,12 +87,12 @@ public final class ConsulSessionKeeper: Service, Sendable {
         switch outcome {
         case .success:
             continuation.yield(.destroyed)
-            client.logger.debug("consul session destroyed on shutdown", metadata: ["session": "\(id)"])
+            client.logger.debug("consul session destroyed on shutdown", metadata: ["consul.session": "\(id)"])
         case .failure(let error):
             // The session then ends by its TTL.
             client.logger.warning(
                 "could not destroy the consul session on shutdown",
-                metadata: ["session": "\(id)", "error": "\(error)"])
+                metadata: ["consul.session": "\(id)", "consul.error": "\(error)"])
         }
     }
 
@@ -112,7 +112,7 @@ public final class ConsulSessionKeeper: Service, Sendable {
                 continuation.yield(.renewFailed(error))
                 client.logger.debug(
                     "consul session renewal failed; retrying",
-                    metadata: ["session": "\(sessionID)", "error": "\(error.code)"])
+                    metadata: ["consul.session": "\(sessionID)", "consul.error": "\(error.code)"])
             }
         }
     }

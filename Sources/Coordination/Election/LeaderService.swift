@@ -50,21 +50,21 @@ public struct LeaderService: Service {
             do {
                 leadership = try await election.campaign()
             } catch let error as CoordinationError where error.code != .cancelled && error.code != .invalidArgument {
-                logger.warning("campaign failed; retrying", metadata: ["key": "\(election.key)", "error": "\(error)"])
+                logger.warning("campaign failed; retrying", metadata: ["coordination.key": "\(election.key)", "coordination.error": "\(error)"])
                 try? await Task.sleep(for: retryDelay)
                 continue
             } catch {
                 if Task.isCancelled { return }
                 throw error
             }
-            logger.info("leading", metadata: ["key": "\(election.key)", "token": "\(leadership.token)"])
+            logger.info("leading", metadata: ["coordination.key": "\(election.key)", "coordination.token": "\(leadership.token)"])
             do {
                 try await leadership.whileHeld { try await body(leadership) }
                 try? await leadership.release()
                 return
             } catch let error as CoordinationError where error.code == .lockLost {
                 try? await leadership.release()
-                logger.warning("leadership lost; campaigning again", metadata: ["key": "\(election.key)", "reason": "\(error.reason.map { "\($0)" } ?? "")"])
+                logger.warning("leadership lost; campaigning again", metadata: ["coordination.key": "\(election.key)", "coordination.reason": "\(error.reason.map { "\($0)" } ?? "")"])
                 try? await Task.sleep(for: retryDelay)
             } catch {
                 try? await leadership.release()

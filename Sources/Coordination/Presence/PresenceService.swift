@@ -55,7 +55,7 @@ public struct PresenceService: Service {
             } catch {
                 if Task.isCancelled { return }
                 logger.debug("joining the presence group failed; retrying",
-                             metadata: ["group": "\(presence.group)", "name": "\(name)", "error": "\(error)"])
+                             metadata: ["coordination.group": "\(presence.group)", "coordination.name": "\(name)", "coordination.error": "\(error)"])
                 try? await Task.sleep(for: retryDelay)
                 continue
             }
@@ -63,7 +63,7 @@ public struct PresenceService: Service {
             try? await registration.release()
             guard let reason, !Task.isCancelled else { return }
             logger.warning("presence entry lost; joining again",
-                           metadata: ["group": "\(presence.group)", "name": "\(name)", "reason": "\(reason)"])
+                           metadata: ["coordination.group": "\(presence.group)", "coordination.name": "\(name)", "coordination.reason": "\(reason)"])
             try? await Task.sleep(for: retryDelay)
         }
     }

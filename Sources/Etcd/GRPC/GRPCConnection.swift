@@ -764,8 +764,8 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             }
             updateStatistics()
             logger.debug("etcd sent GOAWAY", metadata: [
-                "endpoint": "\(endpoint)", "last-stream-id": "\(frame.goaway.last_stream_id)",
-                "error-code": "\(frame.goaway.error_code)",
+                "etcd.endpoint": "\(endpoint)", "etcd.last-stream-id": "\(frame.goaway.last_stream_id)",
+                "etcd.error-code": "\(frame.goaway.error_code)",
             ])
         default:
             break

@@ -205,7 +205,7 @@ final class GRPCTransport: Sendable {
                         continue
                     }
                 }
-                logger.debug("connected to etcd", metadata: ["endpoint": "\(endpoint)"])
+                logger.debug("connected to etcd", metadata: ["etcd.endpoint": "\(endpoint)"])
                 Counter(label: "autocluster_etcd_connects_total", dimensions: [("endpoint", endpoint.description)],
                         factory: metricsFactory).increment()
                 return (connection, index)
@@ -244,7 +244,7 @@ final class GRPCTransport: Sendable {
             return true
         }
         if moved {
-            logger.debug("moving to the next etcd endpoint", metadata: ["failed": "\(connection.endpoint)"])
+            logger.debug("moving to the next etcd endpoint", metadata: ["etcd.failed": "\(connection.endpoint)"])
         }
         connection.close()
     }
@@ -260,7 +260,7 @@ final class GRPCTransport: Sendable {
             return true
         }
         if moved {
-            logger.debug("moving new calls to the next etcd endpoint", metadata: ["from": "\(connection.endpoint)"])
+            logger.debug("moving new calls to the next etcd endpoint", metadata: ["etcd.from": "\(connection.endpoint)"])
             connection.eventLoop.scheduleTask(in: TimeAmount(configuration.timeouts.request)) { connection.close() }
         }
     }
@@ -373,7 +373,7 @@ final class GRPCTransport: Sendable {
                 if error.code == .unauthenticated, configuration.credentials != nil, !reauthenticated,
                    error.serverMessage?.contains("invalid auth token") == true {
                     reauthenticated = true
-                    logger.debug("etcd token invalid; re-authenticating", metadata: ["endpoint": "\(connection.endpoint)"])
+                    logger.debug("etcd token invalid; re-authenticating", metadata: ["etcd.endpoint": "\(connection.endpoint)"])
                     try await authenticate(connection)
                     continue
                 }
@@ -397,7 +397,7 @@ final class GRPCTransport: Sendable {
                     throw overallDeadlineError(path: path, attempts: attempt, last: error)
                 }
                 if retryable && attempt < configuration.retry.maxAttempts && !isClosed {
-                    logger.debug("retrying etcd call", metadata: ["path": "\(path)", "attempt": "\(attempt)", "error": "\(error.message)"])
+                    logger.debug("retrying etcd call", metadata: ["etcd.path": "\(path)", "etcd.attempt": "\(attempt)", "etcd.error": "\(error.message)"])
                     Counter(label: "autocluster_etcd_retries_total", dimensions: [("method", path)], factory: metricsFactory).increment()
                     try await sleep(&backoff, until: deadline, path: path, attempts: attempt, last: error)
                     continue

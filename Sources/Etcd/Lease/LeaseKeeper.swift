@@ -114,7 +114,7 @@ final class LeaseKeeper: Sendable {
                             self.renewed(id: id, ttl: ttl)
                         }
                     } catch let error as EtcdError {
-                        self.transport.logger.debug("lease keep-alive stream failed", metadata: ["error": "\(error.message)"])
+                        self.transport.logger.debug("lease keep-alive stream failed", metadata: ["etcd.error": "\(error.message)"])
                         if error.code == .unauthenticated {
                             try? await self.transport.authenticate(connection)
                         } else if error.isUnavailable || error.code == .protocolError {

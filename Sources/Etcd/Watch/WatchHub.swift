@@ -120,7 +120,7 @@ final class WatchHub: Sendable {
                 connection = try await transport.connection()
             } catch {
                 if isClosed { return }
-                transport.logger.debug("watch: cannot connect; retrying", metadata: ["error": "\(error)"])
+                transport.logger.debug("watch: cannot connect; retrying", metadata: ["etcd.error": "\(error)"])
                 if !(await pause(&backoff)) { return }
                 continue
             }
@@ -157,7 +157,7 @@ final class WatchHub: Sendable {
                 }
                 if reauthenticate {
                     // The stream's token expired: get a new one and re-create every watcher on a new stream.
-                    transport.logger.debug("watch: token refused; re-authenticating", metadata: ["endpoint": "\(connection.endpoint)"])
+                    transport.logger.debug("watch: token refused; re-authenticating", metadata: ["etcd.endpoint": "\(connection.endpoint)"])
                     stream.cancel()
                     try? await transport.authenticate(connection)
                     state.withLockedValue { state in
@@ -167,16 +167,16 @@ final class WatchHub: Sendable {
                     if reauthentications > 1, !(await pause(&backoff)) { return }
                     continue
                 }
-                transport.logger.debug("watch: stream ended by etcd; reconnecting", metadata: ["endpoint": "\(connection.endpoint)"])
+                transport.logger.debug("watch: stream ended by etcd; reconnecting", metadata: ["etcd.endpoint": "\(connection.endpoint)"])
             } catch let error as EtcdError {
-                transport.logger.debug("watch: stream failed; resuming", metadata: ["endpoint": "\(connection.endpoint)", "error": "\(error.message)"])
+                transport.logger.debug("watch: stream failed; resuming", metadata: ["etcd.endpoint": "\(connection.endpoint)", "etcd.error": "\(error.message)"])
                 if error.code == .unauthenticated {
                     try? await transport.authenticate(connection)
                 } else if error.isUnavailable || error.code == .protocolError {
                     transport.connectionFailed(connection)
                 }
             } catch {
-                transport.logger.debug("watch: stream failed; resuming", metadata: ["error": "\(error)"])
+                transport.logger.debug("watch: stream failed; resuming", metadata: ["etcd.error": "\(error)"])
             }
             stream.cancel()
             state.withLockedValue { state in
@@ -195,8 +195,8 @@ final class WatchHub: Sendable {
     private func handle(_ response: WatchResponseMessage, endpoint: EtcdEndpoint) -> Bool {
         if response.created || response.canceled {
             transport.logger.debug("watch: \(response.created ? "created" : "")\(response.canceled ? " cancelled" : "")", metadata: [
-                "watch-id": "\(response.watchID)", "revision": "\(response.header.revision)",
-                "reason": "\(response.cancelReason)", "compact-revision": "\(response.compactRevision)",
+                "etcd.watch-id": "\(response.watchID)", "etcd.revision": "\(response.header.revision)",
+                "etcd.reason": "\(response.cancelReason)", "etcd.compact-revision": "\(response.compactRevision)",
             ])
         }
         enum Outcome {

@@ -47,7 +47,7 @@ final class ZooKeeperConnection: Sendable {
         self.tracer = configuration.tracer ?? InstrumentationSystem.tracer
         #endif
         var logger = configuration.logger
-        logger[metadataKey: "zookeeper"] = "\(Self.hostsOnly(configuration.connectString))"
+        logger[metadataKey: "zookeeper.servers"] = "\(Self.hostsOnly(configuration.connectString))"
         self.logger = logger
         state = NIOLockedValueBox(Machine(reopenExpiredSession: configuration.reopenExpiredSession))
     }
@@ -99,7 +99,7 @@ final class ZooKeeperConnection: Sendable {
                 authentication: authentication, logger: logger)
             let previous = slot
             slot = opened
-            logger.debug("ZooKeeper handle opened", metadata: ["generation": "\(opening.generation)", "resuming": "\(session != nil)"])
+            logger.debug("ZooKeeper handle opened", metadata: ["zookeeper.generation": "\(opening.generation)", "zookeeper.resuming": "\(session != nil)"])
             return previous
         }
     }

@@ -87,6 +87,6 @@ enum ZooKeeperLogBridge {
         else { level = .trace }
         var trimmed = Substring(text)
         if let marker = text.range(of: ":ZOO_") { trimmed = text[text.index(after: marker.lowerBound)...] }
-        logger.log(level: level, "\(trimmed)", metadata: ["source": "libzookeeper"])
+        logger.log(level: level, "\(trimmed)", metadata: ["zookeeper.source": "libzookeeper"])
     }
 }
