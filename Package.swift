@@ -179,7 +179,7 @@ let package = Package(
             ],
             path: "Tests/StoreTestSupport"),
         // An in-process HTTP server implementing Consul's documented KV/session
-        // semantics, for when no real Consul is reachable (README, "Testing the Consul client").
+        // semantics, for when no real Consul is reachable (Tests/README.md, "The Consul stand-in").
         .target(
             name: "ConsulStandIn",
             dependencies: [

@@ -5,7 +5,7 @@
 # Fuzz/Regressions/<Target> (libFuzzer runs every corpus input first, so a regression that
 # crashes again fails the run before any new input is tried). A crash stops the run and leaves the input in Fuzz/Findings/<Target>/;
 # fix it, keep the input in Fuzz/Regressions/<Target>/ (it seeds every later run) and add a
-# regression test for it (see the README's reliability section).
+# regression test for it (see Tests/README.md, "Fuzzing").
 #
 #   scripts/fuzz.sh [--runs N | --time SECONDS] [TARGET...]     default: every target
 set -euo pipefail

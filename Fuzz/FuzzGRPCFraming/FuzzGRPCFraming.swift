@@ -1,5 +1,5 @@
 // libFuzzer target: the gRPC length-prefixed message deframer of the etcd transport.
-// Build and run with scripts/fuzz.sh (see the README's reliability section).
+// Build and run with scripts/fuzz.sh (see Tests/README.md, "Fuzzing").
 import CFuzzerDriver
 @testable import Etcd
 

@@ -12,7 +12,7 @@ import NIOConcurrencyHelpers
 /// let outcome = try await store.join(me, connect: { seed in try await mySystem.join(seed) })
 /// ```
 ///
-/// Every backend behaves the same: see the README's "NodeListStore" section for the rules.
+/// Every backend behaves the same: see the <doc:JoinAndSweep> article for the rules.
 public final class NodeListStore: Sendable {
     /// The store the list lives in.
     public let backend: any NodeListBackend

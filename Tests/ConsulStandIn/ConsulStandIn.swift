@@ -3,7 +3,7 @@
 // No Consul server can be installed on the machines this package is built on, so the
 // Consul tests run against this in-process HTTP server whenever CONSUL_HTTP_ADDR is not set.
 // It implements the parts of Consul's HTTP API that the ConsulClient uses, following
-// Consul's documentation (the README's Consul section lists which documentation section
+// Consul's documentation (Tests/README.md, "The Consul stand-in", lists which documentation section
 // each modelled behaviour comes from). Passing tests against it say the client speaks the
 // documented protocol; they are not a substitute for running the suite against a real Consul
 // (`docker compose up consul`, then CONSUL_HTTP_ADDR=http://127.0.0.1:8500).

@@ -300,7 +300,7 @@ struct ZooKeeperBadInputTests {
             let code = (result.failureIfAny as? ZooKeeperError)?.code
             #expect(code == .connectionLoss, "\(name): \(String(describing: result.failureIfAny))")
             // connect gives up at connectTimeout, then closes the C handle, which waits up to 1 s
-            // for calls the C client still holds (README: "Closing with calls in flight").
+            // for calls the C client still holds (the ZooKeeper catalog's "Sessions, read-only mode, lifetime").
             #expect(elapsed < configuration.connectTimeout + .seconds(1) + timingSlack, "\(name): took \(elapsed)")
             await server.stop()
         }

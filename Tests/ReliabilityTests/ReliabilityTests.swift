@@ -1,4 +1,4 @@
-// Fault, bad-input and security tests live in this target (see the README's reliability table).
+// Fault, bad-input and security tests live in this target (Tests/VERIFICATION.md lists each claim and its test).
 import Foundation
 import Logging
 import StoreTestSupport

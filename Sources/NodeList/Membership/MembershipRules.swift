@@ -2,7 +2,7 @@
 /// clock: no I/O, so the same code decides in `NodeListStore` and in the deterministic
 /// simulation.
 ///
-/// The rules (the README's "Sweep safety" section says the same for users):
+/// The rules (the JoinAndSweep article says the same for users):
 ///
 /// * Each listed observer records its latest verdicts as *votes* (`suspectedBy`): it suspects an
 ///   entry when its fresh probe found it dead, marking the vote `pastGrace` when it has known the
