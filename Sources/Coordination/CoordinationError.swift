@@ -1,3 +1,7 @@
+import Consul
+import Etcd
+import ZooKeeper
+
 /// Every error the Coordination module throws.
 ///
 /// Compare ``code`` against its static members (`error.code == .lockLost`); the message says what
@@ -47,11 +51,36 @@ public struct CoordinationError: Error, Sendable, CustomStringConvertible {
         self.underlying = underlying
     }
 
-    /// The code, the message and the underlying error, on one line.
-    public var description: String {
-        var text = "CoordinationError.\(code): \(message)"
-        if let underlying { text += " (\(underlying))" }
+    /// One line that says what happened and what to do, naming the cause once: the message, and
+    /// the store client's error as its own one-line `summary` (not its description, which would
+    /// restate the code and the cause) when the message does not already contain it.
+    public var summary: String {
+        var text = Self.oneLine(message)
+        if let underlying {
+            let cause = Self.summary(of: underlying)
+            if !text.contains(cause) { text += ": \(cause)" }
+        }
         return text
+    }
+
+    /// `CoordinationError.CODE: ` and ``summary``, on one line. The full chain stays in ``underlying``.
+    public var description: String {
+        "CoordinationError.\(code): \(summary)"
+    }
+
+    /// `error` in one line: a store client's error as its `summary`, anything else as its text.
+    static func summary(of error: any Error) -> String {
+        switch error {
+        case let error as EtcdError: error.summary
+        case let error as ZooKeeperError: error.summary
+        case let error as ConsulError: error.summary
+        case let error as CoordinationError: error.summary
+        default: oneLine("\(error)")
+        }
+    }
+
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 
     static func lost(_ reason: LockLossReason, _ what: String) -> CoordinationError {
@@ -64,7 +93,7 @@ public struct CoordinationError: Error, Sendable, CustomStringConvertible {
     static func store(_ error: any Error, _ what: String) -> CoordinationError {
         if let error = error as? CoordinationError { return error }
         return CoordinationError(
-            code: .storeFailure, message: "\(what) failed in the store — check that the store is reachable and retry",
+            code: .storeFailure, message: "\(what) failed: \(summary(of: error))",
             underlying: error)
     }
 }

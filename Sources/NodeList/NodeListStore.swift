@@ -372,6 +372,8 @@ public final class NodeListStore: Sendable {
     static func wrap(_ error: any Error, _ what: String, store: String) -> any Error {
         if error is NodeListError || error is CancellationError { return error }
         if let denied = NodeListError.accessDenied(error, what, store: store) { return denied }
-        return NodeListError(code: .storeFailure, message: "\(what) — \(store): \(error)", underlying: error)
+        let summary = NodeListError.summary(of: error)
+        let named = summary.lowercased().contains(store.lowercased()) ? "" : " — \(store)"
+        return NodeListError(code: .storeFailure, message: "\(what)\(named): \(summary)", underlying: error)
     }
 }

@@ -76,9 +76,12 @@ extension StoreConnection {
             throw error
         } catch {
             if let denied = NodeListError.accessDenied(error, "cannot connect to \(url)", store: url.kind.storeName) { throw denied }
+            // The client's summary already says it could not connect, to which host and why: add
+            // the URL only when it does not name every host.
+            let summary = NodeListError.summary(of: error)
             throw NodeListError(
                 code: .storeFailure,
-                message: "cannot connect to \(url): \(error)",
+                message: url.hosts.allSatisfy(summary.contains) ? summary : "cannot connect to \(url): \(summary)",
                 underlying: error)
         }
     }

@@ -140,7 +140,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         } catch {
             connection.abandon()
             throw EtcdError(code: .connectionFailed,
-                            message: "could not connect to etcd at \(endpoint) — is it running and reachable? (scripts/start-stores.sh starts one)",
+                            message: "could not connect to etcd at \(endpoint) (\(EtcdError.causePhrase(error))) — is etcd running there, and is the address right?",
                             endpoint: endpoint.description, underlying: error)
         }
         let timeoutTask = eventLoop.scheduleTask(in: .init(timeout)) {
