@@ -267,7 +267,7 @@ public final class NodeListStore: Sendable {
                     } catch is CancellationError {
                         throw CancellationError()
                     } catch {
-                        failure = "\(error)"
+                        failure = NodeListError.summary(of: error)
                         logger.warning("connect to \(candidate) failed, trying the next responsive node", metadata: ["nodelist.error": "\(error)"])
                     }
                 }

@@ -105,6 +105,24 @@ struct ErrorLineTests {
         Self.check(wrapped.map { "\($0)" } ?? "", "NodeListError", endpoint: endpoint)
     }
 
+    @Test("Descriptions are one line, naming an NIO cause once in a few words, even when the message or the store's text has line breaks")
+    func multiLinePartsBecomeOneLine() {
+        let refused = IOError(errnoCode: ECONNREFUSED, reason: "connect")  // "connect: Connection refused (errno: 111)"
+        let texts = [
+            "\(EtcdError(code: .internal, message: "first\nsecond", serverMessage: "x\ny", underlying: refused))",
+            "\(ConsulError(.serverError, message: "first\nsecond", httpStatus: 500, consulMessage: "x\ny", underlying: refused))",
+            "\(ZooKeeperError(code: .systemError, message: "first\nsecond", underlying: refused))",
+            "\(NodeListError(code: .storeFailure, message: "first\nsecond", underlying: refused))",
+        ]
+        for text in texts {
+            #expect(!text.contains(where: { $0.isNewline }), "one line: \(text)")
+        }
+        for text in texts.prefix(2) {
+            #expect(Self.occurrences(of: "connection refused", in: text) == 1, "the cause once: \(text)")
+            #expect(!text.contains("errno"), "NIO's own text is summarised: \(text)")
+        }
+    }
+
     @Test("autocluster list with the store down (a closed loopback port) prints exactly one stderr line, under the bound, naming the cause once",
           arguments: ["etcd", "zookeeper", "consul"])
     func commandLineWithStoreDown(_ scheme: String) async throws {

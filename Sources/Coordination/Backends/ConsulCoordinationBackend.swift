@@ -176,7 +176,7 @@ final class ConsulContender: Contender {
                     interval = .milliseconds(Int.random(in: 200...500))
                 } catch {
                     guard !Task.isCancelled else { return }
-                    signal.fire(.storeError("\(error)"))
+                    signal.fire(.storeError(CoordinationError.summary(of: error)))
                     return
                 }
             }
@@ -226,7 +226,7 @@ final class ConsulContender: Contender {
                 }
             } catch {
                 guard !Task.isCancelled else { return }
-                signal.fire(.storeError("\(error)"))
+                signal.fire(.storeError(CoordinationError.summary(of: error)))
             }
         })
     }

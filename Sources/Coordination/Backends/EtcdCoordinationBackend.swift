@@ -167,7 +167,7 @@ final class EtcdContender: Contender {
             } catch {
                 guard !Task.isCancelled else { return }
                 logger.debug("etcd lease keep-alive failed", metadata: ["lease": "\(id)", "error": "\(error)"])
-                signal.fire((error as? EtcdError)?.code == .closed ? .clientClosed : .storeError("\(error)"))
+                signal.fire((error as? EtcdError)?.code == .closed ? .clientClosed : .storeError(CoordinationError.summary(of: error)))
             }
         })
         add(Task {
@@ -204,7 +204,7 @@ final class EtcdContender: Contender {
                 }
             } catch {
                 guard !Task.isCancelled else { return }
-                signal.fire((error as? EtcdError)?.code == .closed ? .clientClosed : .storeError("\(error)"))
+                signal.fire((error as? EtcdError)?.code == .closed ? .clientClosed : .storeError(CoordinationError.summary(of: error)))
             }
         })
         return true

@@ -285,7 +285,7 @@ final class ZooKeeperContender: Contender {
                 if !Task.isCancelled { signal.fire(.clientClosed) }
             } catch {
                 guard !Task.isCancelled else { return }
-                signal.fire((error as? ZooKeeperError)?.code == .sessionExpired ? .sessionEnded : .storeError("\(error)"))
+                signal.fire((error as? ZooKeeperError)?.code == .sessionExpired ? .sessionEnded : .storeError(CoordinationError.summary(of: error)))
             }
         })
     }
