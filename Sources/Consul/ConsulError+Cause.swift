@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 #if canImport(Glibc)
 import Glibc
@@ -29,6 +30,11 @@ extension ConsulError {
             return phrases.isEmpty ? "no address to connect to" : phrases.joined(separator: ", ")
         case let error as IOError:
             return errnoPhrase(error.errnoCode)
+        case let error as NIOSSLError:
+            if case .handshakeFailed(let inner) = error { return "handshake failed: \(sslPhrase(inner))" }
+            return brief("\(error)")
+        case let error as BoringSSLError:
+            return sslPhrase(error)
         case let error as ChannelError:
             if case .connectTimeout = error { return "connect timed out" }
             return brief("\(error)")
@@ -44,6 +50,18 @@ extension ConsulError {
         default:
             return brief("\(error)")
         }
+    }
+
+    /// BoringSSL's reasons ("certificate verify failed"), without its "Error: 268435581" prefixes.
+    static func sslPhrase(_ error: BoringSSLError) -> String {
+        guard case .sslError(let stack) = error, !stack.isEmpty else { return brief("\(error)") }
+        let reasons = stack.map { entry -> String in
+            var words = "\(entry)".split(separator: " ")
+            if words.first == "Error:" { words.removeFirst() }
+            if let code = words.first, code.allSatisfy(\.isNumber) { words.removeFirst() }
+            return words.joined(separator: " ")
+        }
+        return brief(reasons.joined(separator: "; "))
     }
 
     static func errnoPhrase(_ code: CInt) -> String {
