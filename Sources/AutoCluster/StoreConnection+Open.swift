@@ -88,10 +88,23 @@ extension StoreConnection {
                 throw NodeListError(code: .accessDenied, message: "cannot connect to \(url) — \(url.kind.storeName): \(advice)",
                                     underlying: error)
             }
+            // The client's summary already says it could not connect, to which host and why: add
+            // the URL only when it does not name every host.
+            let summary = Self.summary(of: error)
             throw NodeListError(
                 code: .storeFailure,
-                message: "cannot connect to \(url): \(error)",
+                message: url.hosts.allSatisfy(summary.contains) ? summary : "cannot connect to \(url): \(summary)",
                 underlying: error)
+        }
+    }
+
+    /// `error` in one line: a store client's error as its `summary`, anything else as its text.
+    static func summary(of error: any Error) -> String {
+        switch error {
+        case let error as EtcdError: error.summary
+        case let error as ZooKeeperError: error.summary
+        case let error as ConsulError: error.summary
+        default: NodeListError.summary(of: error)
         }
     }
 

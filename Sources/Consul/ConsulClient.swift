@@ -269,8 +269,8 @@ extension ConsulClient {
         }
         return ConsulError(
             .unreachable,
-            message: "cannot reach Consul at \(endpoint.display) for \(request) — is the agent running and the "
-                + "address right? (set CONSUL_HTTP_ADDR, or `docker compose up consul`)",
+            message: "cannot reach Consul at \(endpoint.display) for \(request) (\(ConsulError.causePhrase(error))) — "
+                + "is the agent running there, and is the address right?",
             path: path, underlying: error)
     }
 }

@@ -98,13 +98,24 @@ public struct ConsulError: Error, Sendable, CustomStringConvertible {
         self.underlying = underlying
     }
 
-    /// The code, the message, the HTTP status, Consul's own text and the underlying error (never the token).
-    public var description: String {
-        var text = "ConsulError.\(code): \(message)"
+    /// One line that says what happened and what to do, naming the cause once: the message, the
+    /// HTTP status, Consul's own text, and the underlying cause in a few words only when the
+    /// message does not already name it (never the token). An error that wraps this one puts this
+    /// in its own message, not ``description``.
+    public var summary: String {
+        var text = Self.oneLine(message)
         if let httpStatus { text += " [HTTP \(httpStatus)]" }
-        if let consulMessage, !consulMessage.isEmpty { text += " — Consul said: \(consulMessage)" }
-        if let underlying { text += " (underlying: \(String(describing: underlying)))" }
+        if let consulMessage, !consulMessage.isEmpty { text += " — Consul said: \(Self.brief(consulMessage))" }
+        if let underlying {
+            let cause = Self.causePhrase(underlying)
+            if !text.lowercased().contains(cause.lowercased()) { text += " (cause: \(cause))" }
+        }
         return text
+    }
+
+    /// `ConsulError.CODE: ` and ``summary``, on one line. The full chain stays in ``underlying``.
+    public var description: String {
+        "ConsulError.\(code): \(summary)"
     }
 }
 

@@ -47,11 +47,34 @@ public struct CoordinationError: Error, Sendable, CustomStringConvertible {
         self.underlying = underlying
     }
 
-    /// The code, the message and the underlying error, on one line.
-    public var description: String {
-        var text = "CoordinationError.\(code): \(message)"
-        if let underlying { text += " (\(underlying))" }
+    /// One line that says what happened and what to do, naming the cause once: the message, and
+    /// the store client's error as its own one-line `summary` (not its description, which would
+    /// restate the code and the cause) when the message does not already contain it.
+    public var summary: String {
+        var text = Self.oneLine(message)
+        if let underlying {
+            let cause = Self.summary(of: underlying)
+            if !text.contains(cause) { text += ": \(cause)" }
+        }
         return text
+    }
+
+    /// `CoordinationError.CODE: ` and ``summary``, on one line. The full chain stays in ``underlying``.
+    public var description: String {
+        "CoordinationError.\(code): \(summary)"
+    }
+
+    /// `error` in one line: a `CoordinationError` as its ``summary``, a store client's error as
+    /// the summary its backend gives (each store module knows its client's error type), anything
+    /// else as its own text on one line.
+    package static func summary(of error: any Error, backend: (any CoordinationBackend)? = nil) -> String {
+        if let error = error as? CoordinationError { return error.summary }
+        if let summary = backend?.summary(of: error) { return oneLine(summary) }
+        return oneLine("\(error)")
+    }
+
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 
     package static func lost(_ reason: LockLossReason, _ what: String) -> CoordinationError {
@@ -61,10 +84,10 @@ public struct CoordinationError: Error, Sendable, CustomStringConvertible {
             reason: reason)
     }
 
-    package static func store(_ error: any Error, _ what: String) -> CoordinationError {
+    package static func store(_ error: any Error, _ what: String, backend: (any CoordinationBackend)? = nil) -> CoordinationError {
         if let error = error as? CoordinationError { return error }
         return CoordinationError(
-            code: .storeFailure, message: "\(what) failed in the store — check that the store is reachable and retry",
+            code: .storeFailure, message: "\(what) failed: \(summary(of: error, backend: backend))",
             underlying: error)
     }
 }

@@ -11,6 +11,13 @@ struct ConsulCoordinationBackend: CoordinationBackend {
     let client: ConsulClient
     let configuration: CoordinationStore.Configuration
 
+    func summary(of error: any Error) -> String? { (error as? ConsulError)?.summary }
+
+    /// `error` in one line: a ``ConsulError`` as its summary, anything else as its text.
+    static func summary(of error: any Error) -> String {
+        (error as? ConsulError)?.summary ?? CoordinationError.summary(of: error)
+    }
+
     var storeName: String { "Consul" }
 
     static func key(_ key: String) -> String {
@@ -177,7 +184,7 @@ final class ConsulContender: Contender {
                     interval = .milliseconds(Int.random(in: 200...500))
                 } catch {
                     guard !Task.isCancelled else { return }
-                    signal.fire(.storeError("\(error)"))
+                    signal.fire(.storeError(ConsulCoordinationBackend.summary(of: error)))
                     return
                 }
             }
@@ -227,7 +234,7 @@ final class ConsulContender: Contender {
                 }
             } catch {
                 guard !Task.isCancelled else { return }
-                signal.fire(.storeError("\(error)"))
+                signal.fire(.storeError(ConsulCoordinationBackend.summary(of: error)))
             }
         })
     }

@@ -11,6 +11,13 @@ struct EtcdCoordinationBackend: CoordinationBackend {
     let client: EtcdClient
     let configuration: CoordinationStore.Configuration
 
+    func summary(of error: any Error) -> String? { (error as? EtcdError)?.summary }
+
+    /// `error` in one line: a ``EtcdError`` as its summary, anything else as its text.
+    static func summary(of error: any Error) -> String {
+        (error as? EtcdError)?.summary ?? CoordinationError.summary(of: error)
+    }
+
     var storeName: String { "etcd" }
 
     func contend(key: String, value: [UInt8]) async throws -> any Contender {
@@ -168,7 +175,7 @@ final class EtcdContender: Contender {
             } catch {
                 guard !Task.isCancelled else { return }
                 logger.debug("etcd lease keep-alive failed", metadata: ["coordination.lease": "\(id)", "coordination.error": "\(error)"])
-                signal.fire((error as? EtcdError)?.code == .closed ? .clientClosed : .storeError("\(error)"))
+                signal.fire((error as? EtcdError)?.code == .closed ? .clientClosed : .storeError(EtcdCoordinationBackend.summary(of: error)))
             }
         })
         add(Task {
@@ -205,7 +212,7 @@ final class EtcdContender: Contender {
                 }
             } catch {
                 guard !Task.isCancelled else { return }
-                signal.fire((error as? EtcdError)?.code == .closed ? .clientClosed : .storeError("\(error)"))
+                signal.fire((error as? EtcdError)?.code == .closed ? .clientClosed : .storeError(EtcdCoordinationBackend.summary(of: error)))
             }
         })
         return true

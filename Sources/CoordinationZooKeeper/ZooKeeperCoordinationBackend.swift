@@ -11,6 +11,13 @@ struct ZooKeeperCoordinationBackend: CoordinationBackend {
     let client: ZooKeeperClient
     let configuration: CoordinationStore.Configuration
 
+    func summary(of error: any Error) -> String? { (error as? ZooKeeperError)?.summary }
+
+    /// `error` in one line: a ``ZooKeeperError`` as its summary, anything else as its text.
+    static func summary(of error: any Error) -> String {
+        (error as? ZooKeeperError)?.summary ?? CoordinationError.summary(of: error)
+    }
+
     var storeName: String { "ZooKeeper" }
 
     static func path(_ key: String) -> String {
@@ -286,7 +293,7 @@ final class ZooKeeperContender: Contender {
                 if !Task.isCancelled { signal.fire(.clientClosed) }
             } catch {
                 guard !Task.isCancelled else { return }
-                signal.fire((error as? ZooKeeperError)?.code == .sessionExpired ? .sessionEnded : .storeError("\(error)"))
+                signal.fire((error as? ZooKeeperError)?.code == .sessionExpired ? .sessionEnded : .storeError(ZooKeeperCoordinationBackend.summary(of: error)))
             }
         })
     }

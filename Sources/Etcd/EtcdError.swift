@@ -90,11 +90,22 @@ public struct EtcdError: Error, CustomStringConvertible, Sendable {
         self.underlying = underlying
     }
 
-    public var description: String {
-        var text = "EtcdError(\(code)): \(message)"
+    /// One line that says what happened and what to do, naming the cause once: the message, the
+    /// gRPC status, and the underlying cause in a few words only when the message does not already
+    /// name it. An error that wraps this one puts this in its own message, not ``description``.
+    public var summary: String {
+        var text = Self.oneLine(message)
         if let grpcStatus { text += " [grpc-status \(grpcStatus)]" }
-        if let underlying { text += " (cause: \(underlying))" }
+        if let underlying {
+            let cause = Self.causePhrase(underlying)
+            if !text.lowercased().contains(cause.lowercased()) { text += " (cause: \(cause))" }
+        }
         return text
+    }
+
+    /// `EtcdError.CODE: ` and ``summary``, on one line. The full chain stays in ``underlying``.
+    public var description: String {
+        "EtcdError.\(code): \(summary)"
     }
 
     /// True when the same call may succeed if tried again, on this or another endpoint: the member

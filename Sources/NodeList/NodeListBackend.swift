@@ -64,6 +64,11 @@ public protocol NodeListBackend: Sendable {
     /// clause naming the store's code and what to pass; `NodeListStore` then throws
     /// `NodeListError` `.accessDenied`. nil (the default) for any other error.
     func accessDeniedAdvice(for error: any Error) -> String?
+
+    /// `error`, when it is the store client's, in one line for a wrapping message: what happened
+    /// and what to do, naming the cause once, without the error's type and code. nil (the
+    /// default): the error's own description is used.
+    func summary(of error: any Error) -> String?
 }
 
 extension NodeListBackend {
@@ -72,6 +77,9 @@ extension NodeListBackend {
 
     /// No error is an access refusal.
     public func accessDeniedAdvice(for error: any Error) -> String? { nil }
+
+    /// No summary of its own: the error's description is used.
+    public func summary(of error: any Error) -> String? { nil }
 
     /// The key of the shared secret kept beside the list at `key`: `key + ".secret"`.
     public func secretKey(for key: String) -> String { key + ".secret" }

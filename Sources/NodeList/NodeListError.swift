@@ -1,3 +1,4 @@
+
 /// Every error the NodeList module throws.
 ///
 /// Compare ``code`` against its static members (`error.code == .corruptValue`); the message says
@@ -84,11 +85,26 @@ public struct NodeListError: Error, Sendable, CustomStringConvertible {
             version: version, bytes: bytes)
     }
 
-    /// The message, with the underlying error when the message does not already name it.
+    /// The message on one line. It already names the cause once — errors that wrap a store
+    /// client's error put that error's one-line ``summary(of:)`` in their message — so the
+    /// ``underlying`` chain is not repeated here; it stays available on ``underlying``.
     public var description: String {
-        if let underlying, !message.contains("\(underlying)") {
-            return "\(message) (\(underlying))"
+        message.split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+
+    /// `error` in one line for a wrapping message: a store client's error as the summary its
+    /// backend gives (``NodeListBackend/summary(of:)``: what happened and what to do, the cause
+    /// named once, without the type and code), a `NodeListError` as its ``description``,
+    /// anything else as its own text on one line.
+    public static func summary(of error: any Error, backend: (any NodeListBackend)? = nil) -> String {
+        let text: String
+        if let error = error as? NodeListError {
+            text = error.description
+        } else if let summary = backend?.summary(of: error) {
+            text = summary
+        } else {
+            text = "\(error)"
         }
-        return message
+        return text.split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 }

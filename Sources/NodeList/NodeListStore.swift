@@ -267,7 +267,7 @@ public final class NodeListStore: Sendable {
                     } catch is CancellationError {
                         throw CancellationError()
                     } catch {
-                        failure = "\(error)"
+                        failure = NodeListError.summary(of: error)
                         logger.warning("connect to \(candidate) failed, trying the next responsive node", metadata: ["nodelist.error": "\(error)"])
                     }
                 }
@@ -375,6 +375,8 @@ public final class NodeListStore: Sendable {
         if let advice = backend.accessDeniedAdvice(for: error) {
             return NodeListError.accessDenied(advice: advice, what, store: store, underlying: error)
         }
-        return NodeListError(code: .storeFailure, message: "\(what) — \(store): \(error)", underlying: error)
+        let summary = NodeListError.summary(of: error, backend: backend)
+        let named = summary.lowercased().contains(store.lowercased()) ? "" : " — \(store)"
+        return NodeListError(code: .storeFailure, message: "\(what)\(named): \(summary)", underlying: error)
     }
 }

@@ -17,4 +17,7 @@ extension EtcdNodeListBackend {
 
     /// See ``accessDeniedAdvice(for:)-swift.type.method``.
     public func accessDeniedAdvice(for error: any Error) -> String? { Self.accessDeniedAdvice(for: error) }
+
+    /// A ``EtcdError`` as its one-line `summary` (see ``NodeListBackend/summary(of:)``); nil for other errors.
+    public func summary(of error: any Error) -> String? { (error as? EtcdError)?.summary }
 }

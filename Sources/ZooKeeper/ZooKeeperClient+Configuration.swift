@@ -45,7 +45,7 @@ extension ZooKeeperClient {
         /// How often, at most, the C client re-resolves the connect string's host names while
         /// connected (`zoo_set_servers_resolution_delay`); it always does on connection loss.
         /// The C library's own default re-resolves (getaddrinfo, then a reshuffle) every time it
-        /// polls its socket — about 30,000 instructions on every request (scripts/profile.sh).
+        /// polls its socket — about 30,000 instructions on every request (under callgrind).
         /// `.zero` restores that. Default 1 s.
         public var hostResolutionInterval: Duration
         /// Where the client and the C library log. The C library's messages arrive through its

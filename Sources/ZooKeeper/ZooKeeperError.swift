@@ -129,12 +129,28 @@ public struct ZooKeeperError: Error, Sendable, CustomStringConvertible {
         [.connectionLoss, .operationTimeout, .sessionMoved, .throttled].contains(code)
     }
 
+    /// One line that says what happened and what to do, naming the cause once: the message, and
+    /// the path or the underlying error only when the message does not already name them. An error
+    /// that wraps this one puts this in its own message, not ``description``.
+    public var summary: String {
+        var text = message.split(whereSeparator: \.isNewline).joined(separator: " ")
+        if let path, !text.contains(path) { text += " (\(path))" }
+        if let underlying {
+            let cause = (underlying as? ZooKeeperError)?.summary ?? "\(underlying)"
+            let flat = cause.split(whereSeparator: \.isNewline).joined(separator: " ")
+            if !text.contains(flat) { text += " (cause: \(flat.count > 120 ? String(flat.prefix(119)) + "…" : flat))" }
+        }
+        return text
+    }
+
+    /// `ZooKeeperError.CODE (PATH) [rc N]: ` and the message, on one line. The full chain stays
+    /// in ``underlying``.
     public var description: String {
         var s = "ZooKeeperError.\(code)"
         if let path { s += " (\(path))" }
         if let returnCode { s += " [rc \(returnCode)]" }
         if let failedOperationIndex { s += " [operation #\(failedOperationIndex)]" }
-        return s + ": " + message
+        return s + ": " + message.split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 }
 

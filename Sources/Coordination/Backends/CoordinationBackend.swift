@@ -17,6 +17,8 @@ package protocol CoordinationBackend: Sendable {
     func members(group: String) async throws -> [PresenceMember]
     /// The live entries of `group` now and after every change.
     func memberChanges(group: String) -> AsyncThrowingStream<[PresenceMember], any Error>
+    /// `error`, when it is the store client's, as its one-line summary (else nil).
+    func summary(of error: any Error) -> String?
 }
 
 /// One place in a lock's queue (or one presence entry) and the session it is bound to.

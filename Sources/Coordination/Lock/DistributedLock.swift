@@ -66,7 +66,7 @@ public struct DistributedLock: Sendable {
             return HeldLock(key: key, token: token, contender: contender)
         } catch {
             try? await contender.withdraw()
-            throw CoordinationError.store(error, "trying \(what)")
+            throw CoordinationError.store(error, "trying \(what)", backend: store.backend)
         }
     }
 
@@ -102,7 +102,7 @@ public struct DistributedLock: Sendable {
             return try await store.backend.contend(key: key, value: value)
         } catch {
             if Task.isCancelled { throw CoordinationError(code: .cancelled, message: "waiting for \(what) was cancelled") }
-            throw CoordinationError.store(error, "joining the queue of \(what)")
+            throw CoordinationError.store(error, "joining the queue of \(what)", backend: store.backend)
         }
     }
 

@@ -41,7 +41,7 @@ public struct Presence: Sendable {
             let (contender, token) = try await store.backend.register(group: group, name: name, value: value)
             return HeldLock(key: group + "/" + name, token: token, contender: contender)
         } catch {
-            throw CoordinationError.store(error, "joining \(group) as \(name)")
+            throw CoordinationError.store(error, "joining \(group) as \(name)", backend: store.backend)
         }
     }
 
@@ -51,7 +51,7 @@ public struct Presence: Sendable {
         do {
             return try await store.backend.members(group: group)
         } catch {
-            throw CoordinationError.store(error, "listing \(group)")
+            throw CoordinationError.store(error, "listing \(group)", backend: store.backend)
         }
     }
 

@@ -140,7 +140,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         } catch {
             connection.abandon()
             throw EtcdError(code: .connectionFailed,
-                            message: "could not connect to etcd at \(endpoint) — is it running and reachable? (scripts/start-stores.sh starts one)",
+                            message: "could not connect to etcd at \(endpoint) (\(EtcdError.causePhrase(error))) — is etcd running there, and is the address right?",
                             endpoint: endpoint.description, underlying: error)
         }
         let timeoutTask = eventLoop.scheduleTask(in: .init(timeout)) {
@@ -346,11 +346,11 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         if let error = lastError as? EtcdError { return error }
         if let error = lastError, error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
             return EtcdError(code: .tlsFailure,
-                             message: "TLS with etcd at \(endpoint) failed: \(error) — check Configuration.tls (CA file, server name, client certificate)",
+                             message: "TLS with etcd at \(endpoint) failed (\(EtcdError.causePhrase(error))) — check Configuration.tls (CA file, server name, client certificate)",
                              endpoint: endpoint.description, underlying: error)
         }
         return EtcdError(code: .unavailable,
-                         message: "the connection to etcd at \(endpoint) was lost\(lastError.map { " (\($0))" } ?? "") — the client reconnects, possibly to another endpoint",
+                         message: "the connection to etcd at \(endpoint) was lost\(lastError.map { " (\(EtcdError.causePhrase($0)))" } ?? "") — the client reconnects, possibly to another endpoint",
                          endpoint: endpoint.description, underlying: lastError)
     }
 

@@ -200,7 +200,7 @@ final class GRPCTransport: Sendable {
                         throw error  // wrong password etc.: the same on every member
                     } catch let error as EtcdError {
                         connection.close()
-                        failures.append("\(endpoint): \(error.message)")
+                        failures.append("\(endpoint) (\(error.message))")
                         lastError = error
                         continue
                     }
@@ -210,12 +210,14 @@ final class GRPCTransport: Sendable {
                         factory: metricsFactory).increment()
                 return (connection, index)
             } catch let error as EtcdError where error.code == .connectionFailed || error.code == .unavailable {
-                failures.append("\(endpoint): \(error.underlying.map { "\($0)" } ?? error.message)")
+                failures.append("\(endpoint) (\(error.underlying.map(EtcdError.causePhrase) ?? error.message))")
                 lastError = error
             }
         }
+        // One endpoint: its own error already names it and the cause.
+        if endpoints.count == 1, let lastError, lastError.code == .connectionFailed { throw lastError }
         throw EtcdError(code: .connectionFailed,
-                        message: "could not connect to any etcd endpoint (\(failures.joined(separator: "; "))) — are they running and reachable? (scripts/start-stores.sh starts one)",
+                        message: "could not connect to any etcd endpoint: \(failures.joined(separator: "; ")) — are they running, and are the addresses right?",
                         endpoint: endpoints[start].description, underlying: lastError)
     }
 

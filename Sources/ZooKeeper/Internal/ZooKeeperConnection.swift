@@ -130,9 +130,11 @@ final class ZooKeeperConnection: Sendable {
     }
 
     private var connectTimedOut: ZooKeeperError {
-        ZooKeeperError(
+        // The C client only logs why its connects fail; the bridge keeps the last such reason.
+        let cause = handle.withLockedValue { $0?.lastSocketError }.map { " (last attempt: \($0))" } ?? ""
+        return ZooKeeperError(
             code: .connectionLoss,
-            message: "no ZooKeeper session with \(Self.hostsOnly(configuration.connectString)) within \(configuration.connectTimeout) — is ZooKeeper running and reachable? (scripts/start-stores.sh starts one)")
+            message: "no ZooKeeper session with \(Self.hostsOnly(configuration.connectString)) within \(configuration.connectTimeout)\(cause) — is ZooKeeper running there, and is the address right?")
     }
 
     // MARK: Session events (C completion thread)

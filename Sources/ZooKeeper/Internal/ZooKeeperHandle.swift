@@ -116,6 +116,9 @@ final class ZooKeeperHandle: @unchecked Sendable {
 
     private var calls: HandleContext { context.takeUnretainedValue() }
 
+    /// Why the C client's last connect attempt failed ("connection refused"), from its log.
+    var lastSocketError: String? { ZooKeeperLogBridge.lastSocketError(logToken) }
+
     /// Creates the C handle of a new session, or of `session` to resume; the credentials are
     /// queued and sent as soon as it is connected (the C client re-sends them after every
     /// reconnect of this session).

@@ -27,6 +27,8 @@ enum ZooKeeperLogBridge {
         /// The loggers of the handles without a slot: they count for the C log level only.
         var shared: [Int: Logger] = [:]
         var nextToken = ZooKeeperLogBridge.slotCount
+        /// Per slot: the reason of the last socket error the C client logged ("connection refused").
+        var lastSocketError: [String?] = Array(repeating: nil, count: ZooKeeperLogBridge.slotCount)
     }
     private static let sinks = NIOLockedValueBox(Sinks())
     private static let sharedLogger = Logger(label: sharedLabel)
@@ -49,7 +51,12 @@ enum ZooKeeperLogBridge {
 
     static func unregister(_ token: Token) {
         sinks.withLockedValue { s in
-            if token.value < s.slots.count { s.slots[token.value] = nil } else { s.shared[token.value] = nil }
+            if token.value < s.slots.count {
+                s.slots[token.value] = nil
+                s.lastSocketError[token.value] = nil
+            } else {
+                s.shared[token.value] = nil
+            }
             updateLevel(s)
         }
     }
@@ -68,17 +75,37 @@ enum ZooKeeperLogBridge {
         zoo_set_debug_level(level)
     }
 
+    /// The reason of the last socket error the C client logged for `token`'s handle, lowercased
+    /// ("connection refused"); nil when there was none, or the handle has no slot of its own.
+    static func lastSocketError(_ token: Token) -> String? {
+        sinks.withLockedValue { token.value < $0.lastSocketError.count ? $0.lastSocketError[token.value] : nil }
+    }
+
+    /// "connection refused" from "Socket [127.0.0.1:2181] zk retcode=-4, errno=111(Connection refused): …".
+    static func socketErrorReason(_ text: String) -> String? {
+        guard let errno = text.range(of: "errno=") else { return nil }
+        let rest = text[errno.upperBound...]
+        guard let open = rest.firstIndex(of: "("), let close = rest[open...].firstIndex(of: ")"),
+              rest[..<open].allSatisfy(\.isNumber) else { return nil }
+        let reason = rest[rest.index(after: open)..<close]
+        return reason.isEmpty ? nil : reason.lowercased()
+    }
+
     /// A C log line of the handle in `slot` (nil: a handle without a slot).
     static func log(slot: Int?, _ message: UnsafePointer<CChar>?) {
         guard let message else { return }
+        let text = String(cString: message)
+        let socketError = socketErrorReason(text)
         let logger: Logger?
         if let slot {
-            logger = sinks.withLockedValue { $0.slots[slot] }
+            logger = sinks.withLockedValue { s in
+                if let socketError { s.lastSocketError[slot] = socketError }
+                return s.slots[slot]
+            }
         } else {
             logger = sharedLogger
         }
         guard let logger else { return }
-        let text = String(cString: message)
         // "2026-11-23 09:37:25,123:1234(0x7f…):ZOO_ERROR@handle_socket_error_msg@1781: Socket …"
         let level: Logger.Level
         if text.contains("ZOO_ERROR@") { level = .warning }
