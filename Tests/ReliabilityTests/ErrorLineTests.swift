@@ -129,7 +129,7 @@ struct ErrorLineTests {
         let port = try await Self.closedPort()
         let endpoint = "127.0.0.1:\(port)"
         let result = try await CommandRunner.run(["list", "--store", "\(scheme)://\(endpoint)", "--key", "/x"])
-        #expect(result.status == 1, "exit status 1 when the store cannot be reached: \(result.stderr)")
+        #expect(result.status == 69, "exit status 69 (unavailable) when the store cannot be reached: \(result.stderr)")
         #expect(result.stderrLines.count == 1, "exactly one stderr line: \(result.stderr)")
         let line = String(result.stderrLines.first ?? "")
         #expect(line.hasPrefix("autocluster: error: "), "\(line)")
