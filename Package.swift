@@ -68,6 +68,15 @@ let package = Package(
         ),
 
         // MARK: Clients
+        // How the etcd and Consul clients name an I/O or TLS cause in their one-line errors (package-internal).
+        .target(
+            name: "ErrorPhrases",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .target(
             name: "ZooKeeper",
             dependencies: [
@@ -83,7 +92,7 @@ let package = Package(
         .target(
             name: "Etcd",
             dependencies: [
-                "CNGHTTP2", "CEtcdProtos",
+                "CNGHTTP2", "CEtcdProtos", "ErrorPhrases",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -97,6 +106,7 @@ let package = Package(
         .target(
             name: "Consul",
             dependencies: [
+                "ErrorPhrases",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -15,7 +15,8 @@ struct AutoClusterCommand: AsyncParsableCommand {
         discussion: """
             STORE: --store URL: zookeeper://h1:2181,h2:2181/chroot, etcd://h1:2379 (etcds:// for TLS), \
             consul://127.0.0.1:8500 (consuls://). Without --store: $AUTOCLUSTER_STORE, else the store's \
-            own variable — $ETCDCTL_ENDPOINTS (http:// or https:// endpoints, comma-separated), \
+            own variable — $ETCDCTL_ENDPOINTS (http://, https:// or bare HOST:PORT endpoints, comma-separated; \
+            bare ones use TLS when an $ETCDCTL_ TLS file is set, as etcdctl does), \
             $CONSUL_HTTP_ADDR (with $CONSUL_HTTP_SSL) or $ZOOKEEPER_CONNECT (HOST:PORT[,…][/chroot]); \
             when more than one of these three is set, --store or $AUTOCLUSTER_STORE must choose. \
             Credentials and TLS files: a flag wins over the URL, the URL over the environment \

@@ -41,17 +41,23 @@ enum StoreResolution {
     }
 
     /// `http://h1:2379,https://h2:2379` or `h1:2379,h2:2379` → `etcd[s]://h1:2379,h2:2379`.
+    /// An endpoint without a scheme uses TLS when `ETCDCTL_CACERT`, `ETCDCTL_CERT` or `ETCDCTL_KEY`
+    /// is set or `ETCDCTL_INSECURE_SKIP_TLS_VERIFY` is true, as etcdctl and
+    /// `EtcdClient.Configuration.fromEnvironment()` decide.
     static func etcdURL(_ value: String) throws -> String {
+        let tlsVariables = ["ETCDCTL_CACERT", "ETCDCTL_CERT", "ETCDCTL_KEY"].contains { environment($0) != nil }
+            || ["true", "1", "yes"].contains(environment("ETCDCTL_INSECURE_SKIP_TLS_VERIFY")?.lowercased() ?? "")
         var tls: Bool?
         var hosts: [String] = []
         for endpoint in value.split(separator: ",").map({ $0.trimmingWhitespace }) where !endpoint.isEmpty {
             var host = endpoint
-            var secure = false
+            var secure = tlsVariables
             if host.hasPrefix("https://") {
                 host.removeFirst("https://".count)
                 secure = true
             } else if host.hasPrefix("http://") {
                 host.removeFirst("http://".count)
+                secure = false
             } else if host.contains("://") {
                 throw NodeListError(
                     code: .invalidStoreURL,

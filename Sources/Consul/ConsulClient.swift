@@ -208,7 +208,7 @@ extension ConsulClient {
             #if DistributedTracingSupport
             ConsulTracing.end(span, status: nil, error: mapped)
             #endif
-            logger.debug("consul request failed", metadata: ["consul.path": "\(path)", "consul.error": "\(mapped.code)"])
+            logger.debug("consul request failed", error: mapped, metadata: ["consul.path": "\(path)"])
             throw mapped
         }
         let status = Int(response.status.code)

@@ -180,7 +180,7 @@ final class ConsulContender: Contender {
                     signal.fire(.sessionEnded)
                     return
                 } catch let error as ConsulError where Self.transient.contains(error.code) {
-                    logger.debug("consul session renewal failed; retrying", metadata: ["coordination.session": "\(id)", "coordination.error": "\(error.code)"])
+                    logger.debug("consul session renewal failed; retrying", error: error, metadata: ["coordination.session": "\(id)"])
                     interval = .milliseconds(Int.random(in: 200...500))
                 } catch {
                     guard !Task.isCancelled else { return }

@@ -174,7 +174,7 @@ final class EtcdContender: Contender {
                 if !Task.isCancelled { signal.fire(.clientClosed) }
             } catch {
                 guard !Task.isCancelled else { return }
-                logger.debug("etcd lease keep-alive failed", metadata: ["coordination.lease": "\(id)", "coordination.error": "\(error)"])
+                logger.debug("etcd lease keep-alive failed", error: error, metadata: ["coordination.lease": "\(id)"])
                 signal.fire((error as? EtcdError)?.code == .closed ? .clientClosed : .storeError(EtcdCoordinationBackend.summary(of: error)))
             }
         })

@@ -59,7 +59,7 @@ public final class EtcdClient: Sendable {
                 do {
                     try await self.syncEndpoints()
                 } catch {
-                    self.configuration.logger.debug("endpoint sync failed", metadata: ["etcd.error": "\(error)"])
+                    self.configuration.logger.debug("endpoint sync failed", error: error)
                 }
             }
         }

@@ -1,78 +1,19 @@
-import NIOCore
-import NIOPosix
-import NIOSSL
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import ErrorPhrases
 
 extension EtcdError {
     /// The cause of `error` in a few words ("connection refused", "connect timed out"), for a
-    /// message that names it once. NIO's own descriptions repeat the host, the port and every
-    /// address tried; the full error stays in ``underlying``.
+    /// message that names it once; the full error stays in ``underlying``.
     static func causePhrase(_ error: any Error) -> String {
-        switch error {
-        case let error as EtcdError:
+        if let error = error as? EtcdError {
             // Its root cause: the wrapper's own message already says what the wrapped one did.
             return error.underlying.map(causePhrase) ?? oneLine(error.message)
-        case let error as NIOConnectionError:
-            var phrases: [String] = []
-            for failure in error.connectionErrors {
-                let phrase = causePhrase(failure.error)
-                if !phrases.contains(phrase) { phrases.append(phrase) }
-            }
-            if phrases.isEmpty && (error.dnsAError != nil || error.dnsAAAAError != nil) {
-                return "the host name did not resolve"
-            }
-            return phrases.isEmpty ? "no address to connect to" : phrases.joined(separator: ", ")
-        case let error as IOError:
-            return errnoPhrase(error.errnoCode)
-        case let error as NIOSSLError:
-            if case .handshakeFailed(let inner) = error { return "handshake failed: \(sslPhrase(inner))" }
-            return brief("\(error)")
-        case let error as BoringSSLError:
-            return sslPhrase(error)
-        case let error as ChannelError:
-            if case .connectTimeout = error { return "connect timed out" }
-            return brief("\(error)")
-        default:
-            return brief("\(error)")
         }
-    }
-
-    /// BoringSSL's reasons ("certificate verify failed"), without its "Error: 268435581" prefixes.
-    static func sslPhrase(_ error: BoringSSLError) -> String {
-        guard case .sslError(let stack) = error, !stack.isEmpty else { return brief("\(error)") }
-        let reasons = stack.map { entry -> String in
-            var words = "\(entry)".split(separator: " ")
-            if words.first == "Error:" { words.removeFirst() }
-            if let code = words.first, code.allSatisfy(\.isNumber) { words.removeFirst() }
-            return words.joined(separator: " ")
-        }
-        return brief(reasons.joined(separator: "; "))
-    }
-
-    static func errnoPhrase(_ code: CInt) -> String {
-        switch code {
-        case ECONNREFUSED: return "connection refused"
-        case ETIMEDOUT: return "connect timed out"
-        case ECONNRESET: return "connection reset"
-        case EHOSTUNREACH: return "host unreachable"
-        case ENETUNREACH: return "network unreachable"
-        default: return String(cString: strerror(code)).lowercased()
-        }
+        return ErrorPhrase.cause(of: error, nested: causePhrase)
     }
 
     /// `text` on one line: line breaks become spaces.
-    static func oneLine(_ text: String) -> String {
-        text.split(whereSeparator: \.isNewline).joined(separator: " ")
-    }
+    static func oneLine(_ text: String) -> String { ErrorPhrase.oneLine(text) }
 
-    /// Another library's text on one line, at most 120 characters.
-    static func brief(_ text: String) -> String {
-        let flat = oneLine(text)
-        return flat.count > 120 ? String(flat.prefix(119)) + "…" : flat
-    }
+    /// Another program's text on one line, at most 120 characters.
+    static func brief(_ text: String) -> String { ErrorPhrase.brief(text) }
 }

@@ -177,7 +177,7 @@ public final class NodeListService: Service, Sendable {
                             return
                         } catch {
                             if Task.isCancelled { return }
-                            logger.warning("watching the node list failed, re-watching", metadata: ["nodelist.error": "\(error)"])
+                            logger.warning("watching the node list failed, re-watching", error: error)
                         }
                         guard (try? await Task.sleep(for: .seconds(1))) != nil else { return }
                     }
@@ -204,7 +204,7 @@ public final class NodeListService: Service, Sendable {
             try await store.leave(currentNode)
             logger.info("\(node.name) left the node list")
         } catch {
-            logger.warning("leaving the node list failed", metadata: ["nodelist.error": "\(error)"])
+            logger.warning("leaving the node list failed", error: error)
         }
     }
 
@@ -220,7 +220,7 @@ public final class NodeListService: Service, Sendable {
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
-                logger.warning("joining failed, retrying", metadata: ["nodelist.error": "\(error)", "nodelist.attempt": "\(attempt)"])
+                logger.warning("joining failed, retrying", error: error, metadata: ["nodelist.attempt": "\(attempt)"])
                 try await Task.sleep(for: min(.seconds(1) * attempt, .seconds(5)))
             }
         }
@@ -282,7 +282,7 @@ public final class NodeListService: Service, Sendable {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            logger.warning("refreshing the node list failed", metadata: ["nodelist.error": "\(error)"])
+            logger.warning("refreshing the node list failed", error: error)
         }
     }
 }

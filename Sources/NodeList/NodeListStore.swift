@@ -93,7 +93,7 @@ public final class NodeListStore: Sendable {
                     do {
                         continuation.yield(MembershipRules.deduplicated(try NodeListDocument.decode(value.bytes, version: value.version)).nodes)
                     } catch {
-                        logger.warning("skipping a stored node list that does not decode", metadata: ["nodelist.error": "\(error)"])
+                        logger.warning("skipping a stored node list that does not decode", error: error)
                     }
                 }
                 continuation.finish()
@@ -268,7 +268,7 @@ public final class NodeListStore: Sendable {
                         throw CancellationError()
                     } catch {
                         failure = NodeListError.summary(of: error)
-                        logger.warning("connect to \(candidate) failed, trying the next responsive node", metadata: ["nodelist.error": "\(error)"])
+                        logger.warning("connect to \(candidate) failed, trying the next responsive node", error: error)
                     }
                 }
                 event = .connected(found, failure: failure)

@@ -429,6 +429,21 @@ struct CommandCoordinationVariableTests {
         #expect(try Printed.decode(Printed.List.self, trusted).nodes.isEmpty)
     }
 
+    @Test(.enabled(if: tlsEndpoint != nil && tlsDirectory != nil, "needs ETCD_TLS_ENDPOINT and AUTOCLUSTER_TLS_DIR"))
+    func aSchemelessEndpointUsesTLSWhenATLSVariableIsSet() async throws {
+        var environment = noStoreVariables
+        // As etcdctl and EtcdClient.Configuration.fromEnvironment() read it: HOST:PORT with ETCDCTL_CACERT is TLS.
+        environment["ETCDCTL_ENDPOINTS"] = String(Self.tlsEndpoint!.dropFirst("https://".count))
+        environment["ETCDCTL_CACERT"] = Self.tlsDirectory! + "/ca.pem"
+        let key = "/autocluster-test/\(UUID().uuidString.lowercased())/env-tls-bare"
+        let trusted = try await CommandRunner.run(["list", "--key", key, "--output", "json"], environment: environment)
+        #expect(trusted.status == 0, "\(trusted.stderr)")
+        // http:// still means plaintext, whatever the TLS variables say: the TLS member refuses it.
+        environment["ETCDCTL_ENDPOINTS"] = "http://" + String(Self.tlsEndpoint!.dropFirst("https://".count))
+        let plain = try await CommandRunner.run(["list", "--key", key], environment: environment)
+        #expect(plain.status == 69, "\(plain.stderr)")
+    }
+
     @Test(.enabled(if: authEndpoint != nil && authUser != nil && authPasswordFile != nil,
                    "needs ETCD_AUTH_ENDPOINT, ETCD_AUTH_USER and ETCD_AUTH_PASSWORD_FILE"))
     func etcdctlUserIsUsedAndItsPasswordNeverPrinted() async throws {

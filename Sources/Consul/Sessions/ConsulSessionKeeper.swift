@@ -92,7 +92,7 @@ public final class ConsulSessionKeeper: Service, Sendable {
             // The session then ends by its TTL.
             client.logger.warning(
                 "could not destroy the consul session on shutdown",
-                metadata: ["consul.session": "\(id)", "consul.error": "\(error)"])
+                error: error, metadata: ["consul.session": "\(id)"])
         }
     }
 
@@ -112,7 +112,7 @@ public final class ConsulSessionKeeper: Service, Sendable {
                 continuation.yield(.renewFailed(error))
                 client.logger.debug(
                     "consul session renewal failed; retrying",
-                    metadata: ["consul.session": "\(sessionID)", "consul.error": "\(error.code)"])
+                    error: error, metadata: ["consul.session": "\(sessionID)"])
             }
         }
     }

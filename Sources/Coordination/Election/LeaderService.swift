@@ -50,7 +50,7 @@ public struct LeaderService: Service {
             do {
                 leadership = try await election.campaign()
             } catch let error as CoordinationError where error.code != .cancelled && error.code != .invalidArgument {
-                logger.warning("campaign failed; retrying", metadata: ["coordination.key": "\(election.key)", "coordination.error": "\(error)"])
+                logger.warning("campaign failed; retrying", error: error, metadata: ["coordination.key": "\(election.key)"])
                 try? await Task.sleep(for: retryDelay)
                 continue
             } catch {

@@ -55,7 +55,7 @@ public struct PresenceService: Service {
             } catch {
                 if Task.isCancelled { return }
                 logger.debug("joining the presence group failed; retrying",
-                             metadata: ["coordination.group": "\(presence.group)", "coordination.name": "\(name)", "coordination.error": "\(error)"])
+                             error: error, metadata: ["coordination.group": "\(presence.group)", "coordination.name": "\(name)"])
                 try? await Task.sleep(for: retryDelay)
                 continue
             }

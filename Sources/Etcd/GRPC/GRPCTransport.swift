@@ -399,7 +399,7 @@ final class GRPCTransport: Sendable {
                     throw overallDeadlineError(path: path, attempts: attempt, last: error)
                 }
                 if retryable && attempt < configuration.retry.maxAttempts && !isClosed {
-                    logger.debug("retrying etcd call", metadata: ["etcd.path": "\(path)", "etcd.attempt": "\(attempt)", "etcd.error": "\(error.message)"])
+                    logger.debug("retrying etcd call", error: error, metadata: ["etcd.path": "\(path)", "etcd.attempt": "\(attempt)"])
                     Counter(label: "autocluster_etcd_retries_total", dimensions: [("method", path)], factory: metricsFactory).increment()
                     try await sleep(&backoff, until: deadline, path: path, attempts: attempt, last: error)
                     continue

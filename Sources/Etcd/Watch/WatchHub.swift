@@ -120,7 +120,7 @@ final class WatchHub: Sendable {
                 connection = try await transport.connection()
             } catch {
                 if isClosed { return }
-                transport.logger.debug("watch: cannot connect; retrying", metadata: ["etcd.error": "\(error)"])
+                transport.logger.debug("watch: cannot connect; retrying", error: error)
                 if !(await pause(&backoff)) { return }
                 continue
             }
@@ -169,14 +169,14 @@ final class WatchHub: Sendable {
                 }
                 transport.logger.debug("watch: stream ended by etcd; reconnecting", metadata: ["etcd.endpoint": "\(connection.endpoint)"])
             } catch let error as EtcdError {
-                transport.logger.debug("watch: stream failed; resuming", metadata: ["etcd.endpoint": "\(connection.endpoint)", "etcd.error": "\(error.message)"])
+                transport.logger.debug("watch: stream failed; resuming", error: error, metadata: ["etcd.endpoint": "\(connection.endpoint)"])
                 if error.code == .unauthenticated {
                     try? await transport.authenticate(connection)
                 } else if error.isUnavailable || error.code == .protocolError {
                     transport.connectionFailed(connection)
                 }
             } catch {
-                transport.logger.debug("watch: stream failed; resuming", metadata: ["etcd.error": "\(error)"])
+                transport.logger.debug("watch: stream failed; resuming", error: error)
             }
             stream.cancel()
             state.withLockedValue { state in
