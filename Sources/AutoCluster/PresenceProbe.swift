@@ -1,11 +1,11 @@
 import NIOConcurrencyHelpers
 
-/// A ``NodeProbe`` that asks the store instead of the node: a listed node answers when a member of
-/// the same name is alive in a ``Presence`` group — its ZooKeeper ephemeral node, etcd lease or
+/// A `NodeProbe` that asks the store instead of the node: a listed node answers when a member of
+/// the same name is alive in a `Presence` group — its ZooKeeper ephemeral node, etcd lease or
 /// Consul session still exists.
 ///
-/// It lets a ``NodeListService`` take the store's own liveness signal: run a
-/// ``PresenceService`` for each node beside its `NodeListService` (the same name in both), and
+/// It lets a `NodeListService` take the store's own liveness signal: run a
+/// `PresenceService` for each node beside its `NodeListService` (the same name in both), and
 /// give the node list this probe. Nodes then count as alive while their sessions are, whatever
 /// the links between them do; a crashed node's entry vanishes after its session timeout / TTL,
 /// and the majority of the members then sweep it from the list as they would after failed probes.
@@ -21,7 +21,7 @@ import NIOConcurrencyHelpers
 /// ]
 /// ```
 ///
-/// With `otherwise` (say a ``TCPProbe``) a node also counts as alive when that probe answers, so
+/// With `otherwise` (say a `TCPProbe`) a node also counts as alive when that probe answers, so
 /// a live node whose session was lost (a long pause, a partition from the store) is not swept
 /// while it still answers. Without it, presence alone decides.
 ///

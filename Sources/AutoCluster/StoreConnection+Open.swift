@@ -11,14 +11,14 @@ extension StoreConnection {
     /// Connects the client for `url` and wraps it in its node-list backend.
     ///
     /// For ZooKeeper with a chroot (`zookeeper://h:2181/chroot`) the chroot znode is created
-    /// (persistent, empty, with the ACL described in ``Security``) when it is missing, since the C
+    /// (persistent, empty, with the ACL described in `Security`) when it is missing, since the C
     /// client cannot work under a missing one.
     /// - Parameters:
     ///   - url: The store (its `USER:PASSWORD@` part, if any, is used unless `security` has credentials).
     ///   - security: Credentials and TLS files. Default: none beyond the URL's.
     ///   - logger: Passed to the client.
     ///   - connectTimeout: How long to try to reach the store. Default: 5 s.
-    /// - Throws: ``NodeListError`` `.storeFailure` when the store cannot be reached, `.accessDenied`
+    /// - Throws: `NodeListError` `.storeFailure` when the store cannot be reached, `.accessDenied`
     ///   when it refuses the credentials, `.invalidStoreURL` when the settings do not fit the URL.
     public static func open(
         _ url: StoreURL, security: Security = Security(), logger: Logger = Logger(label: "autocluster.store"),

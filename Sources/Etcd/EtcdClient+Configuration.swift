@@ -28,7 +28,7 @@ extension EtcdClient {
         /// nil (the default) uses the bootstrapped `InstrumentationSystem.tracer`.
         public var tracer: (any Tracer)? = nil
         #endif
-        /// Connect and per-call time limits. Default: ``Timeouts/init(connect:request:)``.
+        /// Connect and per-call time limits. Default: `Timeouts/init(connect:request:)`.
         public var timeouts: Timeouts
         /// How often failed calls are retried. Default: ``Retry/init(maxAttempts:initialBackoff:maxBackoff:)``.
         public var retry: Retry

@@ -86,7 +86,7 @@ public struct NodeListError: Error, Sendable, CustomStringConvertible {
     }
 
     /// The message on one line. It already names the cause once — errors that wrap a store
-    /// client's error put that error's one-line ``summary(of:)`` in their message — so the
+    /// client's error put that error's one-line `summary(of:)` in their message — so the
     /// ``underlying`` chain is not repeated here; it stays available on ``underlying``.
     public var description: String {
         message.split(whereSeparator: \.isNewline).joined(separator: " ")

@@ -31,7 +31,7 @@ extension NodeListStore {
         public var maxNodes: Int = 1000
         /// Compare-and-swap attempts before `.contention` is thrown. Default: 64.
         public var maxCASAttempts: Int = 64
-        /// The wait between conflicting compare-and-swap attempts. Default: ``Backoff/init(initial:maximum:multiplier:jitter:)``'s defaults.
+        /// The wait between conflicting compare-and-swap attempts. Default: `Backoff/init(initial:maximum:multiplier:jitter:)`'s defaults.
         public var backoff: Backoff = Backoff()
         /// What to do with a stored value that does not decode. Default: ``CorruptValuePolicy/fail``.
         public var corruptValuePolicy: CorruptValuePolicy = .fail

@@ -1,5 +1,5 @@
 extension StoreConnection {
-    /// How ``StoreConnection/open(_:security:logger:connectTimeout:)`` authenticates to the store
+    /// How `StoreConnection/open(_:security:logger:connectTimeout:)` authenticates to the store
     /// and verifies it: credentials and TLS files, as a production client passes them.
     ///
     /// - etcd: ``credentials`` are the user and password of etcd's authentication; with

@@ -12,6 +12,6 @@ extension ConsulNodeListBackend {
     /// See ``accessDeniedAdvice(for:)-swift.type.method``.
     public func accessDeniedAdvice(for error: any Error) -> String? { Self.accessDeniedAdvice(for: error) }
 
-    /// A ``ConsulError`` as its one-line `summary` (see ``NodeListBackend/summary(of:)``); nil for other errors.
+    /// A `ConsulError` as its one-line `summary` (see `NodeListBackend/summary(of:)`); nil for other errors.
     public func summary(of error: any Error) -> String? { (error as? ConsulError)?.summary }
 }

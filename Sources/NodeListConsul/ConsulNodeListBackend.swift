@@ -17,21 +17,21 @@ public struct ConsulNodeListBackend: NodeListBackend {
     /// The store's name in messages.
     public var storeName: String { "Consul" }
 
-    /// Consul's `kv_max_value_size` (512 KiB by default, ``ConsulKV/maximumValueSize``).
+    /// Consul's `kv_max_value_size` (512 KiB by default, `ConsulKV/maximumValueSize`).
     public func maximumValueSize(key: String) -> Int? { ConsulKV.maximumValueSize }
 
     static func consulKey(_ key: String) -> String {
         key.hasPrefix("/") ? String(key.dropFirst()) : key
     }
 
-    /// Reads the list's value and version (see ``NodeListBackend/read(key:)``).
+    /// Reads the list's value and version (see `NodeListBackend/read(key:)`).
     public func read(key: String) async throws -> VersionedValue? {
         try await client.kv.get(Self.consulKey(key), consistency: .consistent).map {
             VersionedValue(bytes: $0.value, version: $0.modifyIndex)
         }
     }
 
-    /// Creates the key unless it exists (see ``NodeListBackend/createIfAbsent(key:value:)``).
+    /// Creates the key unless it exists (see `NodeListBackend/createIfAbsent(key:value:)`).
     public func createIfAbsent(key: String, value: [UInt8]) async throws -> CreateResult {
         while true {
             if let version = try await casTransaction(key: key, value: value, index: 0) { return .created(version: version) }
@@ -39,7 +39,7 @@ public struct ConsulNodeListBackend: NodeListBackend {
         }
     }
 
-    /// Replaces the value only at version `expected` (see ``NodeListBackend/compareAndSwap(key:expected:value:)``).
+    /// Replaces the value only at version `expected` (see `NodeListBackend/compareAndSwap(key:expected:value:)`).
     public func compareAndSwap(key: String, expected: UInt64, value: [UInt8]) async throws -> SwapResult {
         // cas=0 would mean create-if-absent; a list that exists never has index 0.
         guard expected != 0 else { return .conflict(current: try await read(key: key)) }
@@ -60,7 +60,7 @@ public struct ConsulNodeListBackend: NodeListBackend {
         }
     }
 
-    /// The value now and after each change (see ``NodeListBackend/changes(key:)``).
+    /// The value now and after each change (see `NodeListBackend/changes(key:)`).
     public func changes(key: String) -> AsyncThrowingStream<VersionedValue?, any Error> {
         let client = self.client
         let consulKey = Self.consulKey(key)

@@ -16,12 +16,12 @@ public struct EtcdNodeListBackend: NodeListBackend {
     /// The store's name in messages.
     public var storeName: String { "etcd" }
 
-    /// Reads the list's value and version (see ``NodeListBackend/read(key:)``).
+    /// Reads the list's value and version (see `NodeListBackend/read(key:)`).
     public func read(key: String) async throws -> VersionedValue? {
         try await client.get(key).map(Self.versioned)
     }
 
-    /// Creates the key unless it exists (see ``NodeListBackend/createIfAbsent(key:value:)``).
+    /// Creates the key unless it exists (see `NodeListBackend/createIfAbsent(key:value:)`).
     public func createIfAbsent(key: String, value: [UInt8]) async throws -> CreateResult {
         let response = try await client.txn(
             compare: [.createRevision(key, .equal, 0)], success: [.put(key, value: value)], failure: [.get(key)])
@@ -31,7 +31,7 @@ public struct EtcdNodeListBackend: NodeListBackend {
         return try await createIfAbsent(key: key, value: value)
     }
 
-    /// Replaces the value only at version `expected` (see ``NodeListBackend/compareAndSwap(key:expected:value:)``).
+    /// Replaces the value only at version `expected` (see `NodeListBackend/compareAndSwap(key:expected:value:)`).
     public func compareAndSwap(key: String, expected: UInt64, value: [UInt8]) async throws -> SwapResult {
         let response = try await client.txn(
             compare: [.modRevision(key, .equal, Int64(expected))], success: [.put(key, value: value)], failure: [.get(key)])
@@ -39,7 +39,7 @@ public struct EtcdNodeListBackend: NodeListBackend {
         return .conflict(current: Self.rangeValue(response))
     }
 
-    /// The value now and after each change (see ``NodeListBackend/changes(key:)``).
+    /// The value now and after each change (see `NodeListBackend/changes(key:)`).
     public func changes(key: String) -> AsyncThrowingStream<VersionedValue?, any Error> {
         let client = self.client
         return AsyncThrowingStream { continuation in

@@ -50,7 +50,7 @@ public struct ZooKeeperNodeListBackend: NodeListBackend {
     static func version(_ stat: ZooKeeperStat) -> UInt64 { UInt64(bitPattern: stat.mzxid) }
 
     /// Reads the list's value and version after a `sync`, so it is at least as new as every write
-    /// committed before the call (see ``NodeListBackend/read(key:)``).
+    /// committed before the call (see `NodeListBackend/read(key:)`).
     public func read(key: String) async throws -> VersionedValue? {
         try await client.sync(key)
         return try await plainRead(key: key)
@@ -76,7 +76,7 @@ public struct ZooKeeperNodeListBackend: NodeListBackend {
         return generationPrefix + (0..<16).map { _ in String(UInt8.random(in: 0...255, using: &generator), radix: 16) }.joined()
     }
 
-    /// Creates the key (with its generation child) unless it exists (see ``NodeListBackend/createIfAbsent(key:value:)``).
+    /// Creates the key (with its generation child) unless it exists (see `NodeListBackend/createIfAbsent(key:value:)`).
     public func createIfAbsent(key: String, value: [UInt8]) async throws -> CreateResult {
         while true {
             let generation = Self.newGeneration()
@@ -101,7 +101,7 @@ public struct ZooKeeperNodeListBackend: NodeListBackend {
         }
     }
 
-    /// Replaces the value only at version `expected` (see ``NodeListBackend/compareAndSwap(key:expected:value:)``).
+    /// Replaces the value only at version `expected` (see `NodeListBackend/compareAndSwap(key:expected:value:)`).
     public func compareAndSwap(key: String, expected: UInt64, value: [UInt8]) async throws -> SwapResult {
         var known = reads.withLockedValue { $0[key] }
         if known.map({ Self.version(mzxid: $0.mzxid) }) != expected {
@@ -135,7 +135,7 @@ public struct ZooKeeperNodeListBackend: NodeListBackend {
 
     static func version(mzxid: Int64) -> UInt64 { UInt64(bitPattern: mzxid) }
 
-    /// The value now and after each change (see ``NodeListBackend/changes(key:)``).
+    /// The value now and after each change (see `NodeListBackend/changes(key:)`).
     public func changes(key: String) -> AsyncThrowingStream<VersionedValue?, any Error> {
         let watch = client.watch(key)
         return AsyncThrowingStream { continuation in
@@ -159,7 +159,7 @@ public struct ZooKeeperNodeListBackend: NodeListBackend {
         }
     }
 
-    /// The client's ``ZooKeeperClient/maximumDataSize`` (ZooKeeper's `jute.maxbuffer`, 1 MiB by default).
+    /// The client's `ZooKeeperClient/maximumDataSize` (ZooKeeper's `jute.maxbuffer`, 1 MiB by default).
     public func maximumValueSize(key: String) -> Int? { client.maximumDataSize }
 
     /// Creates each missing ancestor of `path` as a persistent, empty znode with ``acl``.

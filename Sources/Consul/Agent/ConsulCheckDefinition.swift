@@ -38,8 +38,12 @@ public struct ConsulCheckDefinition: Sendable, Hashable, Encodable {
     /// An HTTP check: the agent requests `url` every `interval`; 2xx is passing, 429 warning,
     /// anything else critical.
     /// - Parameters:
-    ///   - method: the HTTP method. Default `nil`: GET.
+    ///   - url: the URL the agent requests.
+    ///   - interval: how often the agent runs the check.
     ///   - timeout: the request's timeout. Default `nil`: Consul's 10 s.
+    ///   - method: the HTTP method. Default `nil`: GET.
+    ///   - id: the check's ID. Default `nil`: Consul chooses one.
+    ///   - name: the check's name. Default `nil`: Consul chooses one.
     public static func http(
         _ url: String, interval: Duration, timeout: Duration? = nil, method: String? = nil, id: String? = nil,
         name: String? = nil
@@ -55,7 +59,12 @@ public struct ConsulCheckDefinition: Sendable, Hashable, Encodable {
     }
 
     /// A TCP check: the agent connects to `address` (`host:port`) every `interval`.
-    /// - Parameter timeout: the connect timeout. Default `nil`: Consul's 10 s.
+    /// - Parameters:
+    ///   - address: `host:port` to connect to.
+    ///   - interval: how often the agent runs the check.
+    ///   - timeout: the connect timeout. Default `nil`: Consul's 10 s.
+    ///   - id: the check's ID. Default `nil`: Consul chooses one.
+    ///   - name: the check's name. Default `nil`: Consul chooses one.
     public static func tcp(
         _ address: String, interval: Duration, timeout: Duration? = nil, id: String? = nil, name: String? = nil
     ) -> Self {

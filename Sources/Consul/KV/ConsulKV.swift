@@ -55,7 +55,9 @@ public struct ConsulKV: Sendable {
     }
 
     /// Reads one key's raw value (`?raw`), without its metadata.
-    /// - Parameter key: the key; a leading `/` is ignored.
+    /// - Parameters:
+    ///   - key: the key; a leading `/` is ignored.
+    ///   - consistency: the read's consistency mode; default the configuration's.
     /// - Returns: the value's bytes, or `nil` when the key does not exist.
     /// - Throws: `ConsulError`.
     public func getRaw(_ key: String, consistency: ConsulConsistency? = nil) async throws -> [UInt8]? {
