@@ -156,10 +156,10 @@ final class EtcdContender: Contender {
     /// TTL when it receives it: so the lease is certainly alive until *previous sighting + TTL*.
     /// That deadline passes before etcd can expire the lease — the holder learns first.
     private func startKeepAlive() {
-        let client = self.client, id = lease.id, signal = self.signal, state = self.state, logger = self.logger
+        let client = self.client, lease = self.lease, id = self.lease.id, signal = self.signal, state = self.state, logger = self.logger
         add(Task {
             do {
-                for try await event in client.keepAlive(id) {
+                for try await event in client.keepAlive(lease) {
                     switch event {
                     case .renewed(let ttl):
                         state.withLockedValue { state in

@@ -54,19 +54,58 @@ extension EtcdClient {
         return try Proto.decodeLeaseLeases(bytes, endpoint: endpoint)
     }
 
-    /// Keeps a lease alive until the returned sequence is dropped or the lease is lost.
+    /// Keeps a granted lease alive until the returned sequence is dropped or the lease is lost.
     ///
     /// ```swift
     /// let lease = try await etcd.grantLease(ttl: .seconds(10))
     /// try await etcd.put("/nodes/me", value: me, lease: lease.id)
-    /// for try await event in etcd.keepAlive(lease.id) {
+    /// for try await event in etcd.keepAlive(lease) {
     ///     if event == .expired { /* the key is gone: re-register */ }
     /// }
     /// ```
+    ///
+    /// The lease's first deadline is this call + `lease.ttl`; each answered renewal moves it to
+    /// that renewal's send + the TTL etcd answered. When the deadline passes unrenewed — etcd
+    /// unreachable, frozen or never answering — the sequence yields
+    /// ``EtcdLeaseKeepAliveEvent/expired`` and ends: at most one TTL + one tick (200 ms) after
+    /// this call or the last answered renewal, even if no renewal is ever answered. When etcd
+    /// answers that the lease is gone (expired or revoked) it yields `.expired` at once.
+    /// Renewals are sent at a third of the TTL (at least 500 ms apart) whether or not they are
+    /// answered, plus one when the shared stream is re-opened; see ``EtcdLeaseKeepAlive``.
+    /// - Parameter lease: the lease, as ``grantLease(ttl:id:)`` returned it. Its TTL counts from
+    ///   this call: pass it soon after the grant.
+    /// - Returns: the renewals; see ``EtcdLeaseKeepAlive``.
+    public func keepAlive(_ lease: EtcdLease) -> EtcdLeaseKeepAlive {
+        leaseKeeper.keepAlive(lease.id, ttl: lease.ttl)
+    }
+
+    /// Keeps lease `id`, of TTL `ttl`, alive until the returned sequence is dropped or the lease
+    /// is lost — as ``keepAlive(_:)-(EtcdLease)``: the first deadline is this call + `ttl`, and
+    /// `.expired` comes at most one TTL + one tick (200 ms) after this call or the last answered
+    /// renewal.
+    /// - Parameters:
+    ///   - id: the lease.
+    ///   - ttl: its TTL (the granted one; a shorter one only makes the local expiry earlier).
+    ///     Zero or less is unknown: then as ``keepAlive(_:)-(EtcdLeaseID)``.
+    /// - Returns: the renewals; see ``EtcdLeaseKeepAlive``.
+    public func keepAlive(_ id: EtcdLeaseID, ttl: Duration) -> EtcdLeaseKeepAlive {
+        leaseKeeper.keepAlive(id, ttl: ttl)
+    }
+
+    /// Keeps lease `id` alive until the returned sequence is dropped or the lease is lost, when
+    /// its TTL is not at hand (prefer ``keepAlive(_:)-(EtcdLease)``).
+    ///
+    /// The TTL is learnt first with a LeaseTimeToLive call (as ``leaseTimeToLive(_:keys:)``, with
+    /// its retries and ``EtcdClient/Configuration-swift.struct/timeouts``): when etcd reports the lease
+    /// unknown or expired the sequence yields ``EtcdLeaseKeepAliveEvent/expired`` and ends; when
+    /// the call fails for good the sequence ends with its ``EtcdError``, so it never waits
+    /// longer than that call may take. Then the first deadline is the call's send + the
+    /// remaining time etcd reported, and everything is as ``keepAlive(_:)-(EtcdLease)``:
+    /// `.expired` at most one TTL + one tick (200 ms) after the last answered renewal.
     /// - Parameter id: the lease.
     /// - Returns: the renewals; see ``EtcdLeaseKeepAlive``.
     public func keepAlive(_ id: EtcdLeaseID) -> EtcdLeaseKeepAlive {
-        leaseKeeper.keepAlive(id)
+        leaseKeeper.keepAlive(id, ttl: nil)
     }
 
     static func wholeSeconds(_ duration: Duration) -> Int64 {

@@ -1,199 +1,199 @@
 import Logging
 import NIOConcurrencyHelpers
 
-/// Keeps leases alive over one shared LeaseKeepAlive stream: a driver task (re)opens the
-/// stream, sends each lease's renewal when due (a third of its TTL) and routes responses.
+/// Keeps leases alive over one shared LeaseKeepAlive stream. The protocol state — deadlines,
+/// the renewal schedule, the re-open backoff — is a ``LeaseKeeperStateMachine`` behind the
+/// lock; this class feeds it events (keepAlive added or dropped, stream opened or ended,
+/// answers, ticks) and carries out the actions it returns outside the lock. A driver runs two
+/// loops: the ticker (every `tick`: local expiry, due renewals — independent of the stream, so
+/// a stream that hangs or cannot be opened still lets the deadlines pass) and the stream loop
+/// ((re)opens the stream after the machine's backoff and routes the answers).
 final class LeaseKeeper: Sendable {
-    private struct Entry {
-        var continuation: AsyncThrowingStream<EtcdLeaseKeepAliveEvent, any Error>.Continuation
-        var nextSend: ContinuousClock.Instant
-        /// When the lease ends unless renewed; nil until the first renewal tells the TTL.
-        var deadline: ContinuousClock.Instant?
-        /// Tells this keepAlive's entry from a later keepAlive of the same lease.
-        var generation: UInt64
-    }
+    typealias Continuation = AsyncThrowingStream<EtcdLeaseKeepAliveEvent, any Error>.Continuation
+    typealias Machine = LeaseKeeperStateMachine<Continuation>
 
     private struct State {
-        var leases: [Int64: Entry] = [:]
+        var machine: Machine
         var stream: GRPCStream?
         var driver: Task<Void, Never>?
-        var closed = false
-        var generation: UInt64 = 0
     }
 
     private let transport: GRPCTransport
-    private let state = NIOLockedValueBox(State())
+    private let state: NIOLockedValueBox<State>
     /// How often due renewals and local expiry are checked.
-    private let tick = Duration.milliseconds(200)
+    static let tick = Duration.milliseconds(200)
 
     init(transport: GRPCTransport) {
         self.transport = transport
+        let retry = transport.configuration.retry
+        state = NIOLockedValueBox(State(machine: Machine(initialBackoff: retry.initialBackoff, maxBackoff: retry.maxBackoff)))
     }
 
-    func keepAlive(_ id: EtcdLeaseID) -> EtcdLeaseKeepAlive {
+    /// Keeps lease `id` alive; `ttl` nil: unknown, looked up first (LeaseTimeToLive).
+    func keepAlive(_ id: EtcdLeaseID, ttl: Duration?) -> EtcdLeaseKeepAlive {
         let (events, continuation) = AsyncThrowingStream<EtcdLeaseKeepAliveEvent, any Error>.makeStream()
-        let (accepted, replaced, generation) = state.withLockedValue { state -> (Bool, Entry?, UInt64) in
-            if state.closed { return (false, nil, 0) }
-            let old = state.leases[id.rawValue]
-            state.generation += 1
-            state.leases[id.rawValue] = Entry(continuation: continuation, nextSend: .now, deadline: old?.deadline,
-                                              generation: state.generation)
-            if state.driver == nil {
+        let now = ContinuousClock.now
+        let (result, stream) = state.withLockedValue { state -> (Machine.AddResult, GRPCStream?) in
+            let result = state.machine.add(id.rawValue, subscriber: continuation, ttl: ttl, now: now)
+            if case .added = result, state.driver == nil {
                 state.driver = Task { await self.run() }
             }
-            return (true, old, state.generation)
+            return (result, state.stream)
         }
-        // A second keepAlive of the same lease takes over from the first.
-        replaced?.continuation.finish()
-        guard accepted else {
+        guard case .added(let generation, let needsTTL, let actions) = result else {
             continuation.finish(throwing: EtcdError.closed())
             return EtcdLeaseKeepAlive(events: events)
         }
-        continuation.onTermination = { [weak self] _ in self?.remove(id.rawValue, generation: generation) }
+        perform(actions, on: stream)
+        let lookup: Task<Void, Never>? = needsTTL ? Task { await self.lookUpTTL(id.rawValue, generation: generation) } : nil
+        continuation.onTermination = { [weak self] _ in
+            lookup?.cancel()
+            self?.remove(id.rawValue, generation: generation)
+        }
         return EtcdLeaseKeepAlive(events: events)
     }
 
-    private func remove(_ id: Int64, generation: UInt64) {
-        state.withLockedValue { state in
-            // Only when it is still this sequence's entry (not a newer keepAlive of the same lease).
-            if state.leases[id]?.generation == generation {
-                state.leases[id] = nil
-            }
+    /// Asks etcd for the TTL of keepAlive `generation` of lease `id` (the normal unary path, with
+    /// its retries and deadlines) and tells the machine.
+    private func lookUpTTL(_ id: Int64, generation: UInt64) async {
+        let askedAt = ContinuousClock.now
+        let answer: EtcdLeaseTimeToLive?
+        do {
+            let (bytes, endpoint) = try await transport.unary("/etcdserverpb.Lease/LeaseTimeToLive",
+                                                              request: Proto.leaseTimeToLive(id: id, keys: false),
+                                                              idempotent: true)
+            answer = try Proto.decodeLeaseTimeToLive(bytes, endpoint: endpoint)
+        } catch let error as EtcdError where error.code == .notFound {
+            answer = nil
+        } catch {
+            let subscriber = state.withLockedValue { $0.machine.ttlLookupFailed(id, generation: generation) }
+            subscriber?.finish(throwing: error)
+            return
         }
+        let now = ContinuousClock.now
+        let (actions, stream) = state.withLockedValue { state in
+            (state.machine.ttlLearned(id, generation: generation, remaining: answer?.remaining,
+                                      granted: answer?.grantedTTL ?? .zero, askedAt: askedAt, now: now),
+             state.stream)
+        }
+        perform(actions, on: stream)
+    }
+
+    private func remove(_ id: Int64, generation: UInt64) {
+        state.withLockedValue { $0.machine.remove(id, generation: generation) }
     }
 
     func close() {
-        let (leases, driver, stream) = state.withLockedValue { state in
-            state.closed = true
+        let (subscribers, driver, stream) = state.withLockedValue { state in
             defer {
-                state.leases = [:]
                 state.driver = nil
                 state.stream = nil
             }
-            return (state.leases, state.driver, state.stream)
+            return (state.machine.close(), state.driver, state.stream)
         }
         driver?.cancel()
         stream?.cancel()
-        for entry in leases.values { entry.continuation.finish(throwing: EtcdError.closed()) }
+        for subscriber in subscribers { subscriber.finish(throwing: EtcdError.closed()) }
     }
 
-    private var isClosed: Bool { state.withLockedValue { $0.closed } }
+    private var isClosed: Bool { state.withLockedValue { $0.machine.closed } }
+
+    /// Carries out the machine's actions; `stream` is the one that was open when they were made.
+    private func perform(_ actions: Machine.Actions, on stream: GRPCStream?) {
+        if let stream {
+            for id in actions.send { stream.send(Proto.leaseKeepAlive(id: id)) }
+        }
+        for (subscriber, ttl) in actions.renewed { subscriber.yield(.renewed(ttl: ttl)) }
+        for subscriber in actions.expired {
+            subscriber.yield(.expired)
+            subscriber.finish()
+        }
+        for subscriber in actions.finished { subscriber.finish() }
+    }
 
     // MARK: Driver
 
     private func run() async {
-        let retry = transport.configuration.retry
-        var backoff = retry.initialBackoff
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.tickLoop() }
+            group.addTask { await self.streamLoop() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Every tick: local expiry and due renewals, whatever the stream is doing.
+    private func tickLoop() async {
+        while !Task.isCancelled && !isClosed {
+            let now = ContinuousClock.now
+            let (actions, stream) = state.withLockedValue { ($0.machine.tick(now: now), $0.stream) }
+            perform(actions, on: stream)
+            do {
+                try await Task.sleep(for: Self.tick)
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// (Re)opens the stream, after the machine's backoff, and routes its answers.
+    private func streamLoop() async {
+        var random = SystemRandomNumberGenerator()
+        var delay: Duration?
         while !isClosed && !Task.isCancelled {
-            expireOverdue()
+            if let delay {
+                do {
+                    try await Task.sleep(for: delay)
+                } catch {
+                    return
+                }
+                if isClosed { return }
+            }
             let connection: GRPCConnection
             do {
                 connection = try await transport.connection()
             } catch {
                 if isClosed { return }
-                if !(await pause(&backoff)) { return }
+                let now = ContinuousClock.now
+                delay = state.withLockedValue { $0.machine.streamEnded(now: now, using: &random) }
                 continue
             }
             let (stream, messages) = connection.openStream("/etcdserverpb.Lease/LeaseKeepAlive",
                                                            metadata: transport.metadata(for: connection))
-            let started = state.withLockedValue { state -> Bool in
-                if state.closed { return false }
+            let openedAt = ContinuousClock.now
+            let opened = state.withLockedValue { state -> Machine.Actions? in
+                if state.machine.closed { return nil }
                 state.stream = stream
-                for id in state.leases.keys { state.leases[id]?.nextSend = .now }
-                return true
+                return state.machine.streamOpened(now: openedAt)
             }
-            guard started else {
+            guard let opened else {
                 stream.cancel()
                 return
             }
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    do {
-                        for try await message in messages {
-                            let (id, ttl) = try Proto.decodeLeaseKeepAlive(message, endpoint: connection.endpoint)
-                            self.renewed(id: id, ttl: ttl)
-                        }
-                    } catch let error as EtcdError {
-                        self.transport.logger.debug("lease keep-alive stream failed", metadata: ["etcd.error": "\(error.message)"])
-                        if error.code == .unauthenticated {
-                            try? await self.transport.authenticate(connection)
-                        } else if error.isUnavailable || error.code == .protocolError {
-                            self.transport.connectionFailed(connection)
-                        }
-                    } catch {}
-                }
-                group.addTask {
-                    while !Task.isCancelled {
-                        self.sendDue(on: stream)
-                        try? await Task.sleep(for: self.tick)
+            perform(opened, on: stream)
+            do {
+                for try await message in messages {
+                    let (id, ttl) = try Proto.decodeLeaseKeepAlive(message, endpoint: connection.endpoint)
+                    let now = ContinuousClock.now
+                    let actions = state.withLockedValue { state -> Machine.Actions in
+                        state.stream === stream ? state.machine.answered(id, ttl: .seconds(ttl), now: now) : .init()
                     }
+                    perform(actions, on: stream)
                 }
-                await group.next()
-                group.cancelAll()
-            }
+            } catch let error as EtcdError {
+                transport.logger.debug("lease keep-alive stream failed", metadata: ["etcd.error": "\(error.message)"])
+                if error.code == .unauthenticated {
+                    try? await transport.authenticate(connection)
+                } else if error.isUnavailable || error.code == .protocolError {
+                    transport.connectionFailed(connection)
+                }
+            } catch {}
             stream.cancel()
-            state.withLockedValue { state in
+            let now = ContinuousClock.now
+            delay = state.withLockedValue { state -> Duration in
                 if state.stream === stream { state.stream = nil }
+                return state.machine.streamEnded(now: now, using: &random)
             }
-            if !(await pause(&backoff)) { return }
-        }
-    }
-
-    /// Sleeps `backoff` (then doubles it); false when the keeper was closed or the task cancelled.
-    private func pause(_ backoff: inout Duration) async -> Bool {
-        await transport.resumePause(&backoff) && !isClosed
-    }
-
-    /// Sends the renewals that are due, and reports leases whose TTL passed unrenewed.
-    private func sendDue(on stream: GRPCStream) {
-        expireOverdue()
-        let now = ContinuousClock.now
-        state.withLockedValue { state in
-            for (id, entry) in state.leases where entry.nextSend <= now {
-                stream.send(Proto.leaseKeepAlive(id: id))
-                // Until an answer sets the real schedule, ask again after a second.
-                state.leases[id]?.nextSend = now + .seconds(1)
-            }
-        }
-    }
-
-    private func expireOverdue() {
-        let now = ContinuousClock.now
-        let expired = state.withLockedValue { state -> [AsyncThrowingStream<EtcdLeaseKeepAliveEvent, any Error>.Continuation] in
-            var expired: [AsyncThrowingStream<EtcdLeaseKeepAliveEvent, any Error>.Continuation] = []
-            for (id, entry) in state.leases {
-                if let deadline = entry.deadline, deadline <= now {
-                    state.leases[id] = nil
-                    expired.append(entry.continuation)
-                }
-            }
-            return expired
-        }
-        for continuation in expired {
-            continuation.yield(.expired)
-            continuation.finish()
-        }
-    }
-
-    private func renewed(id: Int64, ttl: Int64) {
-        let now = ContinuousClock.now
-        let (continuation, gone) = state.withLockedValue { state -> (AsyncThrowingStream<EtcdLeaseKeepAliveEvent, any Error>.Continuation?, Bool) in
-            guard let entry = state.leases[id] else { return (nil, false) }
-            if ttl <= 0 {
-                state.leases[id] = nil
-                return (entry.continuation, true)
-            }
-            let duration = Duration.seconds(ttl)
-            state.leases[id]?.deadline = now + duration
-            state.leases[id]?.nextSend = now + max(duration / 3, .milliseconds(500))
-            return (entry.continuation, false)
-        }
-        guard let continuation else { return }
-        if gone {
-            continuation.yield(.expired)
-            continuation.finish()
-        } else {
-            continuation.yield(.renewed(ttl: .seconds(ttl)))
         }
     }
 }
