@@ -60,7 +60,9 @@ struct CapturingLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
     func log(event: LogEvent) {
-        store.messages.withLockedValue { $0.append("\(event.message) \(event.metadata ?? [:])") }
-        TestLogCapture.record("\(event.level) etcd-test [\(event.source)] \(event.message) \(event.metadata ?? [:])")  // the whole-run secret scan
+        // The error passed with swift-log's error: parameter is part of the line.
+        let error = event.error.map { " error=\($0)" } ?? ""
+        store.messages.withLockedValue { $0.append("\(event.message) \(event.metadata ?? [:])\(error)") }
+        TestLogCapture.record(TestLogCapture.line(event, label: "etcd-test", metadata: metadata))  // the whole-run secret scan
     }
 }

@@ -421,13 +421,13 @@ final class GRPCTransport: Sendable {
         }
     }
 
-    /// Sleeps the backoff before the next attempt; throws the overall-deadline error instead when
-    /// no time would be left after it.
-    /// The pause of a long-lived stream's resume loop (watch, lease keep-alive): sleeps
-    /// `backoff`, then doubles it up to `retry.maxBackoff`. False if the task was cancelled.
+    /// The pause of the watch stream's resume loop: sleeps `backoff` × a jitter factor in
+    /// 0.8…1.2 (as the unary retries and the lease keeper do, so that clients cut off together do
+    /// not come back together), then doubles it up to `retry.maxBackoff`. False if the task was
+    /// cancelled.
     func resumePause(_ backoff: inout Duration) async -> Bool {
         do {
-            try await Task.sleep(for: backoff)
+            try await Task.sleep(for: backoff * Double.random(in: 0.8...1.2))
         } catch {
             return false
         }
@@ -435,6 +435,8 @@ final class GRPCTransport: Sendable {
         return true
     }
 
+    /// Sleeps the backoff before the next attempt; throws the overall-deadline error instead when
+    /// no time would be left after it.
     private func sleep(_ backoff: inout Duration, until deadline: ContinuousClock.Instant?, path: String,
                        attempts: Int, last: EtcdError) async throws {
         var pause = backoff * Double.random(in: 0.8...1.2)

@@ -181,7 +181,7 @@ final class LeaseKeeper: Sendable {
                     perform(actions, on: stream)
                 }
             } catch let error as EtcdError {
-                transport.logger.debug("lease keep-alive stream failed", metadata: ["etcd.error": "\(error.message)"])
+                transport.logger.debug("lease keep-alive stream failed", error: error)
                 if error.code == .unauthenticated {
                     try? await transport.authenticate(connection)
                 } else if error.isUnavailable || error.code == .protocolError {

@@ -186,7 +186,7 @@ final class WatchHub: Sendable {
         }
     }
 
-    /// Sleeps `backoff` (then doubles it); false when the hub was closed or the task cancelled.
+    /// Sleeps `backoff` with jitter (then doubles it); false when the hub was closed or the task cancelled.
     private func pause(_ backoff: inout Duration) async -> Bool {
         await transport.resumePause(&backoff) && !isClosed
     }
