@@ -18,6 +18,6 @@ extension ZooKeeperNodeListBackend {
     /// See ``accessDeniedAdvice(for:)-swift.type.method``.
     public func accessDeniedAdvice(for error: any Error) -> String? { Self.accessDeniedAdvice(for: error) }
 
-    /// A ``ZooKeeperError`` as its one-line `summary` (see ``NodeListBackend/summary(of:)``); nil for other errors.
+    /// A `ZooKeeperError` as its one-line `summary` (see `NodeListBackend.summary(of:)`); nil for other errors.
     public func summary(of error: any Error) -> String? { (error as? ZooKeeperError)?.summary }
 }
