@@ -48,8 +48,10 @@ struct EtcdWatchBackpressureBenchmark {
         var writerList: [EtcdClient] = []
         for _ in 0..<writerClients { writerList.append(try await EtcdClient.connect(try EtcdTest.configuration())) }
         let writers = writerList
+        // A client with no watch, whose Range latency is the machine's, to compare with the watcher's.
+        let control = try await EtcdClient.connect(try EtcdTest.configuration())
         defer {
-            let all = [etcd] + writers
+            let all = [etcd, control] + writers
             Task { for client in all { await client.close() } }
         }
         let p = EtcdTest.prefix()
@@ -129,28 +131,41 @@ struct EtcdWatchBackpressureBenchmark {
                 try? await Task.sleep(for: .milliseconds(20))
             }
         }
+        let controlLatencies = NIOLockedValueBox<[Duration]>([])
+        let controlRanger = Task {
+            while !Task.isCancelled {
+                let began = clock.now
+                _ = try? await control.get(p + "none")
+                controlLatencies.withLockedValue { $0.append(clock.now - began) }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
 
         let began = clock.now
         var lastPuts = 0
         var allLatencies: [Duration] = []
+        var allControl: [Duration] = []
         var maxRSS = 0
         for tick in 1...max(1, seconds / 5) {
             try await Task.sleep(for: .seconds(5))
             let total = puts.withLockedValue { $0 }
             let window = latencies.withLockedValue { values in defer { values = [] }; return values }
             allLatencies += window
+            let controlWindow = controlLatencies.withLockedValue { values in defer { values = [] }; return values }
+            allControl += controlWindow
             let rss = Self.rssKiB()
             maxRSS = max(maxRSS, rss)
             let state = progress.withLockedValue { $0 }
-            print("[bench] t=\(tick * 5)s VmRSS \(rss) KiB; puts \(total) (\((total - lastPuts) / 5)/s); consumed \(state.consumed), fell behind \(state.fellBehind)×; Range p50 \(Self.ms(Self.percentile(window, 0.5))), p99 \(Self.ms(Self.percentile(window, 0.99))), max \(Self.ms(window.max() ?? .zero)) (\(window.count) calls)")
+            print("[bench] t=\(tick * 5)s VmRSS \(rss) KiB; puts \(total) (\((total - lastPuts) / 5)/s); consumed \(state.consumed), fell behind \(state.fellBehind)×; Range p50 \(Self.ms(Self.percentile(window, 0.5))), p99 \(Self.ms(Self.percentile(window, 0.99))), max \(Self.ms(window.max() ?? .zero)) (\(window.count) calls); control client p50 \(Self.ms(Self.percentile(controlWindow, 0.5))), p99 \(Self.ms(Self.percentile(controlWindow, 0.99)))")
             lastPuts = total
         }
         stop.withLockedValue { $0 = true }
         try await writerTasks.value
         ranger.cancel()
+        controlRanger.cancel()
         let elapsed = clock.now - began
         let totalPuts = puts.withLockedValue { $0 }
-        print("[bench] flood over: \(totalPuts) puts in \(elapsed) = \(Int(Double(totalPuts) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)))/s; Range during the flood p50 \(Self.ms(Self.percentile(allLatencies, 0.5))), p99 \(Self.ms(Self.percentile(allLatencies, 0.99))), max \(Self.ms(allLatencies.max() ?? .zero)); max VmRSS \(maxRSS) KiB")
+        print("[bench] flood over: \(totalPuts) puts in \(elapsed) = \(Int(Double(totalPuts) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)))/s; Range during the flood p50 \(Self.ms(Self.percentile(allLatencies, 0.5))), p99 \(Self.ms(Self.percentile(allLatencies, 0.99))), max \(Self.ms(allLatencies.max() ?? .zero)) (control client without a watch: p50 \(Self.ms(Self.percentile(allControl, 0.5))), p99 \(Self.ms(Self.percentile(allControl, 0.99))), max \(Self.ms(allControl.max() ?? .zero))); max VmRSS \(maxRSS) KiB")
 
         // Catch up at full speed: every put must arrive, in order, with no gap at any resume.
         progress.withLockedValue { $0.fullSpeed = true }
