@@ -39,6 +39,19 @@ extension EtcdClient {
         public var maxRequestSize: Int
         /// Largest response message the client accepts. Default 64 MiB.
         public var maxResponseSize: Int
+        /// The most updates (events and progress notifications) one watch buffers for a consumer
+        /// that has not taken them yet. Default 10,000.
+        ///
+        /// All watches of a client share one gRPC Watch stream, so a slow consumer must not hold
+        /// the stream back: the client keeps reading it at full speed (HTTP/2 credit is returned
+        /// as each message is handed to its watch) and bounds each watch instead. When this many
+        /// updates are already waiting and etcd sends more, that watch ends by throwing
+        /// ``EtcdError`` with code ``EtcdError/Code/watchFellBehind`` after the updates already
+        /// buffered, and ``EtcdError/resumeRevision`` says where to watch again from; the other
+        /// watches go on. A watch's memory is thus less than this many updates plus one watch
+        /// response (never split: one revision for an up-to-date watch, at most 1,000 revisions
+        /// when etcd replays history), times the size of an event.
+        public var watchBufferLimit: Int
         /// The event loops for the connections. Default `nil`: `MultiThreadedEventLoopGroup.singleton`.
         public var eventLoopGroup: (any EventLoopGroup)?
         /// How often the client replaces its endpoints by the cluster's member list
@@ -60,6 +73,7 @@ extension EtcdClient {
             self.keepAlive = KeepAlive()
             self.maxRequestSize = 1_572_864
             self.maxResponseSize = 64 << 20
+            self.watchBufferLimit = 10_000
             self.eventLoopGroup = nil
             self.endpointSyncInterval = nil
         }

@@ -7,7 +7,7 @@ public struct EtcdError: Error, CustomStringConvertible, Sendable {
             case unavailable, deadlineExceeded, invalidArgument, notFound, permissionDenied
             case unauthenticated, connectionFailed, closed, cancelled, compacted, failedPrecondition
             case resourceExhausted, alreadyExists, aborted, outOfRange, unimplemented, `internal`
-            case protocolError, leaseExpired, watchCanceled, tlsFailure, unknown
+            case protocolError, leaseExpired, watchCanceled, watchFellBehind, tlsFailure, unknown
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -52,6 +52,10 @@ public struct EtcdError: Error, CustomStringConvertible, Sendable {
         public static let leaseExpired = Code(.leaseExpired)
         /// The server cancelled a watch.
         public static let watchCanceled = Code(.watchCanceled)
+        /// The consumer of a watch fell behind: more than
+        /// ``EtcdClient/Configuration/watchBufferLimit`` updates were waiting for it. Every event
+        /// before ``EtcdError/resumeRevision`` was delivered; watch again from that revision.
+        public static let watchFellBehind = Code(.watchFellBehind)
         /// The TLS handshake failed (untrusted certificate, wrong host name, no client certificate).
         public static let tlsFailure = Code(.tlsFailure)
         /// Anything else.
@@ -72,6 +76,9 @@ public struct EtcdError: Error, CustomStringConvertible, Sendable {
     public var endpoint: String?
     /// For ``Code/compacted``: the oldest revision still available.
     public var compactRevision: Int64?
+    /// For ``Code/watchFellBehind``: the first revision the ended watch did not deliver — pass it
+    /// as `fromRevision` to a new watch to continue with no gap and no repeat.
+    public var resumeRevision: Int64?
     /// The underlying cause (a NIO or TLS error), if any.
     public var underlying: (any Error)?
 

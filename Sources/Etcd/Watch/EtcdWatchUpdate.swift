@@ -16,19 +16,23 @@ public struct EtcdWatchUpdates: AsyncSequence, Sendable {
     public typealias Element = EtcdWatchUpdate
 
     let updates: AsyncThrowingStream<EtcdWatchUpdate, any Error>
+    let gauge: WatchBufferGauge?
 
     /// The iterator of an ``EtcdWatchUpdates``.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: AsyncThrowingStream<EtcdWatchUpdate, any Error>.AsyncIterator
+        let gauge: WatchBufferGauge?
 
         /// The next event or progress notification.
         public mutating func next() async throws -> EtcdWatchUpdate? {
-            try await base.next()
+            let update = try await base.next()
+            if update != nil { gauge?.consumed() }
+            return update
         }
     }
 
     /// Starts iterating.
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: updates.makeAsyncIterator())
+        AsyncIterator(base: updates.makeAsyncIterator(), gauge: gauge)
     }
 }

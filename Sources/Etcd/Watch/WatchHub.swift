@@ -5,6 +5,14 @@ import NIOConcurrencyHelpers
 ///
 /// A driver task owns the stream: it (re)connects, re-creates every watcher from its next
 /// revision, and routes responses. State shared with `watch`/termination lives in a lock.
+///
+/// Back-pressure: the stream is shared, so it is never held back for one slow watcher — holding
+/// it would stall every watch of the client behind the slowest. The driver reads it at full speed
+/// (nghttp2 returns HTTP/2 credit as messages are read, and each message is handed to its watch at
+/// once); each watch's own buffer is bounded by a ``WatchBuffer`` of
+/// ``EtcdClient/Configuration/watchBufferLimit`` updates. A watch that has the limit waiting when
+/// the next response for it arrives is ended with `.watchFellBehind` (after its buffered updates) and cancelled on the server; the
+/// error's ``EtcdError/resumeRevision`` is the first revision it did not deliver.
 final class WatchHub: Sendable {
     private struct Watcher {
         var key: [UInt8]
@@ -14,6 +22,8 @@ final class WatchHub: Sendable {
         /// The revision to (re)start from; 0 = "from now" until the server confirms creation.
         var nextRevision: Int64
         var continuation: AsyncThrowingStream<EtcdWatchUpdate, any Error>.Continuation
+        /// What the consumer has not taken yet (shared with the watch's iterator).
+        let gauge: WatchBufferGauge
         /// Set when a create was refused for an invalid token and the stream re-authenticates.
         var reauthenticated = false
     }
@@ -37,6 +47,7 @@ final class WatchHub: Sendable {
 
     func watch(key: [UInt8], rangeEnd: [UInt8]?, fromRevision: Int64?, prevKV: Bool, progressNotify: Bool) -> EtcdWatch {
         let (events, continuation) = AsyncThrowingStream<EtcdWatchUpdate, any Error>.makeStream()
+        let gauge = WatchBufferGauge(limit: transport.configuration.watchBufferLimit)
         if key.isEmpty {
             continuation.finish(throwing: EtcdError.invalidArgument("the watched key is empty — etcd keys must have at least one byte"))
             return EtcdWatch(updates: events)
@@ -46,7 +57,7 @@ final class WatchHub: Sendable {
             let id = state.nextID
             state.nextID += 1
             let watcher = Watcher(key: key, rangeEnd: rangeEnd, prevKV: prevKV, progressNotify: progressNotify,
-                                  nextRevision: max(0, fromRevision ?? 0), continuation: continuation)
+                                  nextRevision: max(0, fromRevision ?? 0), continuation: continuation, gauge: gauge)
             state.watchers[id] = watcher
             if let stream = state.stream {
                 stream.send(Self.createRequest(watcher, id: id))
@@ -61,7 +72,7 @@ final class WatchHub: Sendable {
             return EtcdWatch(updates: events)
         }
         continuation.onTermination = { [weak self] _ in self?.remove(id) }
-        return EtcdWatch(updates: events)
+        return EtcdWatch(updates: events, gauge: gauge)
     }
 
     private static func createRequest(_ watcher: Watcher, id: Int64) -> [UInt8] {
@@ -202,9 +213,11 @@ final class WatchHub: Sendable {
         enum Outcome {
             case none
             case reauthenticate
-            case events(AsyncThrowingStream<EtcdWatchUpdate, any Error>.Continuation, [EtcdWatchEvent])
+            /// Events to yield, then (when the consumer fell behind) the error that ends the watch.
+            case events(AsyncThrowingStream<EtcdWatchUpdate, any Error>.Continuation, [EtcdWatchEvent], EtcdError?)
             case finish(AsyncThrowingStream<EtcdWatchUpdate, any Error>.Continuation, EtcdError?)
-            case progress([AsyncThrowingStream<EtcdWatchUpdate, any Error>.Continuation], Int64)
+            /// Each watcher gets the notification, or (nil when it fell behind) its error.
+            case progress([(AsyncThrowingStream<EtcdWatchUpdate, any Error>.Continuation, EtcdError?)], Int64)
         }
         var pending: [EtcdWatchEvent] = []
         // etcd 3.4 answers a create on a stream whose token expired with watch ID -1.
@@ -218,22 +231,56 @@ final class WatchHub: Sendable {
                 // The answer to a WatchProgressRequest, for every watcher of the stream. It does
                 // not move where a watch resumes: etcd before 3.4.25/3.5.8 could send it ahead of
                 // the events of a watcher still catching up (etcd issue 15220).
-                return .progress(state.watchers.values.map(\.continuation), response.header.revision)
+                var targets: [(AsyncThrowingStream<EtcdWatchUpdate, any Error>.Continuation, EtcdError?)] = []
+                for (id, watcher) in state.watchers {
+                    switch watcher.gauge.offer(count: 1, revision: watcher.nextRevision) {
+                    case .deliver:
+                        targets.append((watcher.continuation, nil))
+                    case .fellBehind(let resume):
+                        targets.append((watcher.continuation, fellBehind(&state, id: id, resumeRevision: resume, endpoint: endpoint)))
+                    case .ignore:
+                        break
+                    }
+                }
+                return .progress(targets, response.header.revision)
             }
             guard var watcher = state.watchers[response.watchID] else { return .none }
             if response.created && watcher.nextRevision == 0 {
                 watcher.nextRevision = response.header.revision + 1
             }
-            if let last = response.events.last {
+            if !response.events.isEmpty && !response.canceled {
+                // Offer the response's events, whole, to the watch's bounded buffer: when the
+                // consumer already has the limit waiting, the watch ends at their first revision.
+                switch watcher.gauge.offer(count: response.events.count, revision: response.events[0].kv.modRevision) {
+                case .deliver:
+                    watcher.nextRevision = response.events[response.events.count - 1].kv.modRevision + 1
+                    pending = response.events
+                case .fellBehind(let resume):
+                    state.watchers[response.watchID] = watcher
+                    return .events(watcher.continuation, [],
+                                   fellBehind(&state, id: response.watchID, resumeRevision: resume, endpoint: endpoint))
+                case .ignore:
+                    return .none
+                }
+            } else if let last = response.events.last {
                 watcher.nextRevision = last.kv.modRevision + 1
                 pending = response.events
             } else if isProgress {
                 // A progress notification: every event up to header.revision has been delivered.
+                switch watcher.gauge.offer(count: 1, revision: watcher.nextRevision) {
+                case .deliver:
+                    break
+                case .fellBehind(let resume):
+                    let error = fellBehind(&state, id: response.watchID, resumeRevision: resume, endpoint: endpoint)
+                    return .progress([(watcher.continuation, error)], response.header.revision)
+                case .ignore:
+                    return .none
+                }
                 if response.header.revision >= watcher.nextRevision {
                     watcher.nextRevision = response.header.revision + 1
                 }
                 state.watchers[response.watchID] = watcher
-                return .progress([watcher.continuation], response.header.revision)
+                return .progress([(watcher.continuation, nil)], response.header.revision)
             }
             if response.created && !response.canceled {
                 watcher.reauthenticated = false
@@ -263,21 +310,48 @@ final class WatchHub: Sendable {
                 return .finish(watcher.continuation, error)
             }
             state.watchers[response.watchID] = watcher
-            return pending.isEmpty ? .none : .events(watcher.continuation, pending)
+            return pending.isEmpty ? .none : .events(watcher.continuation, pending, nil)
         }
         switch outcome {
         case .none:
             break
         case .reauthenticate:
             return true
-        case .events(let continuation, let events):
+        case .events(let continuation, let events, let error):
             for event in events { continuation.yield(.event(event)) }
+            if let error { continuation.finish(throwing: error) }
         case .finish(let continuation, let error):
             for event in pending { continuation.yield(.event(event)) }
             continuation.finish(throwing: error)
-        case .progress(let continuations, let revision):
-            for continuation in continuations { continuation.yield(.progress(revision: revision)) }
+        case .progress(let targets, let revision):
+            for (continuation, error) in targets {
+                if let error {
+                    continuation.finish(throwing: error)
+                } else {
+                    continuation.yield(.progress(revision: revision))
+                }
+            }
         }
         return false
+    }
+
+    /// Inside the state lock: forgets watcher `id` whose consumer fell behind, cancels it on the
+    /// server, and returns the error that ends it (after its buffered updates).
+    private func fellBehind(_ state: inout State, id: Int64, resumeRevision: Int64, endpoint: EtcdEndpoint) -> EtcdError {
+        guard let watcher = state.watchers.removeValue(forKey: id) else {
+            return EtcdError.closed()
+        }
+        state.stream?.send(Proto.watchCancel(watchID: id))
+        let buffer = watcher.gauge.snapshot
+        let key = String(decoding: watcher.key, as: UTF8.self)
+        let what = watcher.rangeEnd == nil ? "key \(key)" : "range from \(key)"
+        transport.logger.debug("watch: consumer fell behind; watch ended", metadata: [
+            "etcd.watch-id": "\(id)", "etcd.resume-revision": "\(resumeRevision)", "etcd.buffered": "\(buffer.buffered)",
+        ])
+        var error = EtcdError(code: .watchFellBehind,
+                              message: "the consumer of the watch on \(what) fell behind: \(buffer.buffered) updates were waiting, Configuration.watchBufferLimit (\(buffer.limit)) or more — every event before revision \(resumeRevision) was delivered; watch again with fromRevision: \(resumeRevision), and consume faster or raise the limit",
+                              endpoint: endpoint.description)
+        error.resumeRevision = resumeRevision
+        return error
     }
 }
