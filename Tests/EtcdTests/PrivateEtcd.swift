@@ -140,9 +140,21 @@ final class PrivateEtcd: @unchecked Sendable {
 
     /// Freezes (SIGSTOP) or thaws (SIGCONT) member `i`: a frozen member keeps its connections
     /// open but answers nothing, like a partitioned host.
+    /// SIGSTOPs (or SIGCONTs) member `i` and returns once the kernel reports it stopped (or
+    /// running), at most 2 s later: a stop signal takes effect when each of etcd's threads next
+    /// enters the kernel, and a test must not send its next call before that.
     func freeze(_ i: Int, _ frozen: Bool = true) {
-        guard let process = members[i].process, process.isRunning else { return }
-        Glibc.kill(process.processIdentifier, frozen ? SIGSTOP : SIGCONT)
+        guard let process = members[i].process else { return }
+        let pid = process.processIdentifier
+        Glibc.kill(pid, frozen ? SIGSTOP : SIGCONT)
+        let deadline = ContinuousClock.now + .seconds(2)
+        while ContinuousClock.now < deadline {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return }  // gone: nothing to wait for
+            let state = stat[stat.index(after: close)...].split(separator: " ").first
+            if (state == "T") == frozen { return }
+            usleep(5_000)
+        }
     }
 
     /// SIGTERMs member `i` (etcd then shuts down gracefully, sending GOAWAY) and reaps it.
