@@ -138,7 +138,8 @@ final class LeaseKeeper: Sendable {
 
     /// (Re)opens the stream, after the machine's backoff, and routes its answers.
     private func streamLoop() async {
-        var random = SystemRandomNumberGenerator()
+        // SystemRandomNumberGenerator is stateless: each use makes its own, inside the lock's
+        // closure, rather than capturing an async frame's variable inout.
         var delay: Duration?
         while !isClosed && !Task.isCancelled {
             if let delay {
@@ -155,7 +156,10 @@ final class LeaseKeeper: Sendable {
             } catch {
                 if isClosed { return }
                 let now = ContinuousClock.now
-                delay = state.withLockedValue { $0.machine.streamEnded(now: now, using: &random) }
+                delay = state.withLockedValue { state in
+                    var random = SystemRandomNumberGenerator()
+                    return state.machine.streamEnded(now: now, using: &random)
+                }
                 continue
             }
             let (stream, messages) = connection.openStream("/etcdserverpb.Lease/LeaseKeepAlive",
@@ -192,6 +196,7 @@ final class LeaseKeeper: Sendable {
             let now = ContinuousClock.now
             delay = state.withLockedValue { state -> Duration in
                 if state.stream === stream { state.stream = nil }
+                var random = SystemRandomNumberGenerator()
                 return state.machine.streamEnded(now: now, using: &random)
             }
         }
