@@ -271,3 +271,28 @@ if Context.environment["AUTOCLUSTER_FUZZ"] != nil {
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
     }
 }
+
+// A build of some targets only — scripts/test.sh's sanitizer parts, which run some test targets
+// under TSan or ASan and would otherwise build every test target and the command for nothing, and
+// scripts/fuzz.sh: AUTOCLUSTER_ONLY_TARGETS="ZooKeeperTests,EtcdTests" keeps those targets, the
+// targets they reach, and the products whose targets all remain.
+if let kept = Context.environment["AUTOCLUSTER_ONLY_TARGETS"].map({ Set($0.split(separator: ",").map(String.init)) }) {
+    let byName = Dictionary(uniqueKeysWithValues: package.targets.map { ($0.name, $0) })
+    var reached = Set<String>()
+    var pending = Array(kept)
+    while let name = pending.popLast() {
+        guard let target = byName[name], reached.insert(name).inserted else { continue }
+        for dependency in target.dependencies {
+            switch dependency {
+            case .targetItem(let name, _), .byNameItem(let name, _): pending.append(name)
+            case .productItem: break  // another package's
+            @unknown default: break
+            }
+        }
+    }
+    package.targets.removeAll { !reached.contains($0.name) }
+    package.products.removeAll { product in
+        let targets = (product as? Product.Library)?.targets ?? (product as? Product.Executable)?.targets ?? []
+        return !targets.allSatisfy(reached.contains)
+    }
+}

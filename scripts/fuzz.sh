@@ -7,18 +7,25 @@
 # fix it, keep the input in Fuzz/Regressions/<Target>/ (it seeds every later run) and add a
 # regression test for it (see Tests/README.md, "Fuzzing").
 #
-#   scripts/fuzz.sh [--runs N | --time SECONDS] [TARGET...]     default: every target
+# The targets build in one `swift build` (AUTOCLUSTER_ONLY_TARGETS, see Package.swift), before any runs.
+#
+#   scripts/fuzz.sh [--runs N | --time SECONDS] [--build-only | --skip-build] [TARGET...]
+#                                                          default: every target
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=1000000
 seconds=""
+build=1
+run=1
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --time) seconds=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --build-only) run=0; shift ;;
+    --skip-build) build=0; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
@@ -28,10 +35,14 @@ fi
 
 export AUTOCLUSTER_FUZZ=1
 if [ -n "$seconds" ]; then limit=(-max_total_time="$seconds"); what="$seconds s"; else limit=(-runs="$runs"); what="$runs executions"; fi
+if [ "$build" = 1 ]; then
+  echo "fuzz: building ${targets[*]}" >&2
+  AUTOCLUSTER_ONLY_TARGETS=$(IFS=,; echo "${targets[*]}") \
+    swift build -c release --scratch-path .build/fuzz -Xswiftc -enable-testing -Xswiftc -sanitize=fuzzer,address >&2
+fi
+[ "$run" = 1 ] || exit 0
 status=0
 for target in "${targets[@]}"; do
-  echo "fuzz: building $target" >&2
-  swift build -c release --scratch-path .build/fuzz -Xswiftc -enable-testing -Xswiftc -sanitize=fuzzer,address --product "$target" >&2
   corpus=$(mktemp -d)
   cp Fuzz/Seeds/"$target"/* Fuzz/Regressions/"$target"/* "$corpus"/ 2>/dev/null || true
   mkdir -p "Fuzz/Findings/$target"

@@ -16,6 +16,7 @@ packages=(
   openssl               # test certificates for TLS
   procps                # ps/pgrep used by the scripts' checks
   iproute2              # ip netns / veth for the partition tests (PartitionTests)
+  time                  # GNU time: each CI part's CPU seconds (scripts/test.sh)
 )
 
 missing=()

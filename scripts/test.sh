@@ -76,34 +76,56 @@ export AUTOCLUSTER_TEST_LOG_FILE="$capture/log" AUTOCLUSTER_TEST_SECRETS_FILE="$
 status=0
 summary=()
 run_started=$SECONDS
-# cpu_seconds: the user + system CPU seconds of every child this shell has waited for (bash's
-# `times`, second line), so a part's CPU time can be told apart from waiting for a busy machine.
-# Sets cpu_total (not run in a subshell: `times` there would count the subshell's children).
-cpu_seconds() {
-  times >"$capture/times"
-  cpu_total=$(sed -n 2p "$capture/times" | awk '{ n = 0; for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); n += t[1] * 60 + t[2] } printf "%d\n", n }')
-}
-# part NAME COMMAND...: runs COMMAND with its output (stdout and stderr) appended to the kept
-# test output and to $capture/NAME, then prints how long it took (wall clock and CPU); a failure
-# fails the run.
+# part NAME COMMAND...: runs COMMAND (a program, not a function) with its output (stdout and
+# stderr) appended to the kept test output and to $capture/NAME, then prints how long it took:
+# wall clock and CPU (user + system of it and its children, from GNU time), so a part's work can
+# be told apart from waiting for a busy machine. A failure fails the run.
 part() {
-  local name=$1 started=$SECONDS rc=0 cpu
+  local name=$1 rc=0
   shift
-  cpu_seconds
-  cpu=$cpu_total
   echo "==> $name: $*" >&2
-  "$@" 2>&1 | tee -a "$capture/output" "$capture/$name" || rc=$?
-  local took=$((SECONDS - started))
-  cpu_seconds
-  cpu=$((cpu_total - cpu))
-  echo "==> $name: $took s (CPU $cpu s)$([ "$rc" = 0 ] || echo ", FAILED (exit $rc)")" >&2
-  summary+=("$(printf '%-12s %5d s   CPU %6d s%s' "$name" "$took" "$cpu" "$([ "$rc" = 0 ] || echo "  FAILED")")")
-  [ "$rc" = 0 ] || status=1
+  /usr/bin/time -o "$capture/$name.time" -f '%e %U %S' "$@" 2>&1 | tee -a "$capture/output" "$capture/$name" || rc=$?
+  report "$name" "$rc" ""
 }
-# locked COMMAND...: COMMAND under flock $AUTOCLUSTER_FAULTS_LOCK when that is set.
-locked() {
-  if [ -n "${AUTOCLUSTER_FAULTS_LOCK:-}" ]; then flock "$AUTOCLUSTER_FAULTS_LOCK" "$@"; else "$@"; fi
+# report NAME RC NOTE: prints and records NAME's time from $capture/NAME.time.
+report() {
+  local took cpu
+  # (The last line: GNU time puts "Command exited with non-zero status N" before it.)
+  read -r took cpu < <(tail -n 1 "$capture/$1.time" 2>/dev/null | awk '{ printf "%d %d\n", $1, $2 + $3 }')
+  echo "==> $1: ${took:-0} s (CPU ${cpu:-0} s)$3$([ "$2" = 0 ] || echo ", FAILED (exit $2)")" >&2
+  summary+=("$(printf '%-12s %5d s   CPU %6d s%s%s' "$1" "${took:-0}" "${cpu:-0}" "$3" "$([ "$2" = 0 ] || echo "  FAILED")")")
+  [ "$2" = 0 ] || status=1
 }
+# background NAME COMMAND...: starts COMMAND in the background at the lowest CPU priority,
+# nice 19, with its output into $capture/NAME; collect NAME then waits for it, prints that output
+# and its time like part does. CI builds the sanitizer and fuzz variants this way behind the test
+# parts, which mostly wait on servers and time-outs (the suite and the TSan suite use about a
+# third of the two cores): the tests in front get the CPU whenever they want it, the build takes
+# the rest. (The disk is shared: I/O priority would do nothing under this machine's mq-deadline
+# scheduler.)
+declare -A background_pid=()
+background() {
+  local name=$1
+  shift
+  echo "==> $name (in the background, nice 19): $*" >&2
+  # setsid: its own process group, so that stop_background ends every process of it.
+  setsid /usr/bin/time -o "$capture/$name.time" -f '%e %U %S' nice -n 19 "$@" >"$capture/$name" 2>&1 &
+  background_pid[$name]=$!
+}
+collect() {
+  local name=$1 rc=0
+  wait "${background_pid[$name]}" || rc=$?
+  unset "background_pid[$name]"
+  tee -a "$capture/output" <"$capture/$name"
+  report "$name" "$rc" ", in the background"
+}
+stop_background() {
+  local pid
+  for pid in "${background_pid[@]}"; do kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
+}
+# Under flock $AUTOCLUSTER_FAULTS_LOCK when that is set: the parts that can start fault servers.
+locked=()
+if [ -n "${AUTOCLUSTER_FAULTS_LOCK:-}" ]; then locked=(flock "$AUTOCLUSTER_FAULTS_LOCK"); fi
 # check_skips NAME [--strict]: fails the run if the part's output reports a skipped test or
 # suite that scripts/allowed-skips.txt does not allow. swift-testing prints one line per skip:
 #   <symbol> Test "display name" skipped: "comment"      (or Suite …, or without a comment)
@@ -129,27 +151,37 @@ check_skips() {
 if wants build || wants suite; then part install scripts/install-deps.sh; fi
 if [ -x scripts/check-protos.sh ] && { wants build || wants suite; }; then part protos scripts/check-protos.sh; fi
 
-trap 'scripts/stop-stores.sh' EXIT
+trap 'stop_background; scripts/stop-stores.sh' EXIT
 # (Not eval "$(…)": that would swallow a failed start and go on without the stores.)
 stores_env=$(scripts/start-stores.sh --cluster --secure) || { echo "test.sh: the stores did not start (see the lines above)" >&2; exit 1; }
 eval "$stores_env"
 
 if [ "$ci" = 0 ]; then
   part build swift build --build-tests "${sanitize[@]}" "${scratch[@]}"
-  part suite locked swift test --skip-build "${sanitize[@]}" "${scratch[@]}" "${parallel[@]}" "${extra[@]}"
+  part suite "${locked[@]}" swift test --skip-build "${sanitize[@]}" "${scratch[@]}" "${parallel[@]}" "${extra[@]}"
   if [ "$faults" = 1 ]; then
-    part faults locked scripts/faults.sh --skip-build -- "${sanitize[@]}" "${scratch[@]}" "${parallel[@]}"
+    part faults "${locked[@]}" scripts/faults.sh --skip-build -- "${sanitize[@]}" "${scratch[@]}" "${parallel[@]}"
   fi
 else
   if wants build || wants suite || wants faults; then
     part build swift build --build-tests "${sanitize[@]}" "${scratch[@]}"
   fi
+  # The sanitizer parts build only the targets they run (AUTOCLUSTER_ONLY_TARGETS, see
+  # Package.swift). TSan: the suites that cross C threads and the command their command tests
+  # start (not ConsulTests, not the benchmarks). ASan: the two clients over C memory
+  # (libzookeeper-mt, nghttp2, protobuf-c), without the node list, Consul or the command.
+  tsan_targets=ZooKeeperTests,EtcdTests,NodeListTests,ReliabilityTests,CoordinationTests,AutoClusterCommand
+  asan_targets=ZooKeeperTests,EtcdTests
+  # The TSan build runs behind the suite and the faults.
+  if wants tsan; then
+    background tsan-build env AUTOCLUSTER_ONLY_TARGETS=$tsan_targets swift build --build-tests --sanitize=thread --scratch-path .build/thread
+  fi
   if wants suite; then
-    part suite locked swift test --skip-build "${sanitize[@]}" "${scratch[@]}" "${parallel[@]}" "${extra[@]}"
+    part suite "${locked[@]}" swift test --skip-build "${sanitize[@]}" "${scratch[@]}" "${parallel[@]}" "${extra[@]}"
     check_skips suite
   fi
   if wants faults; then
-    part faults locked scripts/faults.sh --skip-build -- "${sanitize[@]}" "${scratch[@]}" "${parallel[@]}"
+    part faults "${locked[@]}" scripts/faults.sh --skip-build -- "${sanitize[@]}" "${scratch[@]}" "${parallel[@]}"
     check_skips faults --strict
   fi
   if wants build; then
@@ -157,10 +189,15 @@ else
     # faults, which use the default build in the same scratch path.
     part traits-off swift build --disable-default-traits "${scratch[@]}"
   fi
+  if wants tsan; then collect tsan-build; fi
+  # The ASan and fuzz builds run behind the TSan suite (and the fuzz build behind the ASan suite).
+  if wants asan; then
+    background asan-build env AUTOCLUSTER_ONLY_TARGETS=$asan_targets swift build --build-tests --sanitize=address --scratch-path .build/address
+  fi
+  if wants fuzz; then background fuzz-build scripts/fuzz.sh --build-only; fi
   if wants tsan; then
-    part tsan-build swift build --build-tests --sanitize=thread --scratch-path .build/thread
-    part tsan locked env AUTOCLUSTER_SANITIZER=thread swift test --skip-build --sanitize=thread --scratch-path .build/thread --no-parallel \
-      --filter 'ZooKeeperTests|EtcdTests|NodeListTests|ReliabilityTests|CoordinationTests' \
+    part tsan "${locked[@]}" env AUTOCLUSTER_SANITIZER=thread AUTOCLUSTER_ONLY_TARGETS=$tsan_targets \
+      swift test --skip-build --sanitize=thread --scratch-path .build/thread --no-parallel \
       --skip 'NodeListSimulationTests|PartitionTests|killDuringPipelined'
     # Left out under TSan: the single-threaded simulation, the multi-process partition tests, and
     # the SIGKILL-during-1,000-calls scenarios, whose premise (the kill lands while calls are in
@@ -168,13 +205,14 @@ else
     check_skips tsan
   fi
   if wants asan; then
-    part asan-build swift build --build-tests --sanitize=address --scratch-path .build/address
-    part asan env AUTOCLUSTER_SANITIZER=address swift test --skip-build --sanitize=address --scratch-path .build/address --no-parallel \
-      --filter 'ZooKeeperTests|EtcdTests'
+    collect asan-build
+    part asan env AUTOCLUSTER_SANITIZER=address AUTOCLUSTER_ONLY_TARGETS=$asan_targets \
+      swift test --skip-build --sanitize=address --scratch-path .build/address --no-parallel
     check_skips asan
   fi
   if wants fuzz; then
-    part fuzz scripts/fuzz.sh --time "${AUTOCLUSTER_FUZZ_SECONDS:-60}"
+    collect fuzz-build
+    part fuzz scripts/fuzz.sh --skip-build --time "${AUTOCLUSTER_FUZZ_SECONDS:-60}"
   fi
 fi
 

@@ -1,4 +1,5 @@
 @testable import Etcd
+import StoreTestSupport
 import Testing
 
 /// The lease keeper's protocol state (`LeaseKeeperStateMachine`), without a server: every event
@@ -11,18 +12,6 @@ struct LeaseKeeperStateMachineTests {
     static let tick = LeaseKeeper.tick
     static let t0 = ContinuousClock.now
 
-    /// A deterministic random source (SplitMix64).
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Drives a machine the way `LeaseKeeper` does and records what it was told to do.
     struct Harness {
         var machine = Machine(initialBackoff: .milliseconds(50), maxBackoff: .seconds(1))
@@ -31,7 +20,7 @@ struct LeaseKeeperStateMachineTests {
         var expired: [(at: Instant, name: String)] = []
         var renewed: [(at: Instant, name: String, ttl: Duration)] = []
         var finished: [String] = []
-        var random = SplitMix64(state: 42)
+        var random = SplitMix64(seed: 42)
 
         mutating func record(_ actions: Machine.Actions) {
             for id in actions.send { sends.append((now, id)) }
@@ -222,7 +211,7 @@ struct LeaseKeeperStateMachineTests {
         var all: [Double] = []
         for seed in UInt64(1)...50 {
             var h = Harness()
-            h.random = SplitMix64(state: seed)
+            h.random = SplitMix64(seed: seed)
             var nominal = initial
             for _ in 0..<10 {
                 let delay = h.end()

@@ -1,6 +1,7 @@
 import AutoCluster
 import Foundation
 @testable import NodeList
+import StoreTestSupport
 import Testing
 
 /// Thousands of seeded schedules of crashes, restarts, partitions (two sides, one node cut off,

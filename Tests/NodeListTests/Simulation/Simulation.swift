@@ -1,5 +1,6 @@
 import AutoCluster
 import Foundation
+import StoreTestSupport
 @testable import NodeList
 
 /// A deterministic discrete-event simulation of a cluster of `NodeListService`-like members over
@@ -548,15 +549,3 @@ struct EventQueue {
     }
 }
 
-/// SplitMix64: small, fast, and the same sequence on every platform for a seed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
