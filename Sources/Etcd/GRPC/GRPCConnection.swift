@@ -57,17 +57,12 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     // Event-loop state.
     private var session: OpaquePointer?
     private var context: ChannelHandlerContext?
-    private var streams: [Int32: GRPCStream] = [:]
-    /// Calls waiting for a stream slot, oldest first: the server's SETTINGS_MAX_CONCURRENT_STREAMS
-    /// is honoured here rather than in nghttp2's own queue, so a waiting call has no stream ID
-    /// yet (GOAWAY and connection loss fail it as "not processed", safe to retry), leaves the
-    /// queue the moment its deadline passes, and sends the time it has left as grpc-timeout.
-    private var pending = CircularBuffer<GRPCStream>()
-    /// Stream IDs submitted to nghttp2 and not yet closed by it: they count against the limit.
-    private var submitted = Set<Int32>()
-    /// Stream IDs whose request HEADERS went out and that are not closed yet (measured from
-    /// nghttp2's callbacks, independently of `submitted`, for ``statistics``).
-    private var onWire = Set<Int32>()
+    /// Streams, the stream-limit queue, GOAWAY, deadlines and keepalive: this handler feeds it
+    /// nghttp2's and the channel's events and carries out what it returns.
+    private var machine = GRPCConnectionStateMachine()
+    /// The calls `machine` knows (queued or started, not ended), by call ID.
+    private var calls: [GRPCConnectionStateMachine.CallID: GRPCStream] = [:]
+    private var nextCallID: GRPCConnectionStateMachine.CallID = 0
     private var ready: EventLoopPromise<Void>?
     /// The result of `ready`, kept so a failure that happens before anyone waits is not lost.
     private let readyFuture: EventLoopFuture<Void>
@@ -76,9 +71,6 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     private var lastError: (any Error)?
     private var keepAliveTask: RepeatedTask?
     private var pingTimeout: Scheduled<Void>?
-    private var goAwayReceived = false
-    /// The last stream the server said it may process (GOAWAY's last-stream-id).
-    private var goAwayLastStreamID: Int32 = .max
     private var flushing = false
     /// A flush is queued on the event loop: calls started in the same tick share one write.
     private var flushScheduled = false
@@ -88,9 +80,9 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         (":method", "POST"), (":scheme", endpoint.tls ? "https" : "http"), (":authority", endpoint.authority),
         ("content-type", "application/grpc"), ("te", "trailers"), ("user-agent", settings.userAgent),
     ])
-    /// The timer of ``expireDeadlines()`` and when it fires.
+    /// The one timer for every call's deadline (the state machine says when it fires): a timer
+    /// per call (scheduled, then cancelled) cost ~8,000 instructions per call (scripts/profile.sh).
     private var deadlineTimer: Scheduled<Void>?
-    private var deadlineTimerAt: NIODeadline?
     /// The last grpc-timeout header: calls mostly share the configured timeout.
     private var lastTimeoutHeader: (timeout: Duration, block: GRPCHeaderBlock)?
 
@@ -253,6 +245,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             context.close(promise: nil)
             return
         }
+        perform(machine.channelActive())
         var entries = [
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: 4 << 20),
@@ -263,7 +256,8 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         flush()
         let interval = TimeAmount(settings.keepAliveInterval)
         keepAliveTask = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
-            self?.sendKeepAlivePing()
+            guard let self else { return }
+            self.perform(self.machine.keepAliveTimerFired())
         }
         context.fireChannelActive()
     }
@@ -276,10 +270,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         }
         buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
         if rc < 0 {
-            let text = String(cString: nghttp2_strerror(Int32(rc)))
-            lastError = EtcdError(code: .protocolError,
-                                  message: "HTTP/2 protocol error from etcd at \(endpoint): \(text) — is this an etcd client URL?",
-                                  endpoint: endpoint.description)
+            lastError = EtcdError.http2ReceiveFailed(Int32(rc), endpoint: endpoint)
             context.close(promise: nil)
             return
         }
@@ -304,54 +295,19 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         pingTimeout = nil
         deadlineTimer?.cancel()
         deadlineTimer = nil
-        deadlineTimerAt = nil
-        let error = connectionLostError()
-        ready?.fail(error)
+        ready?.fail(EtcdError.connectionLost(endpoint: endpoint, lastError: lastError))
         ready = nil
-        let open = streams
-        streams.removeAll()
-        var waiting: [GRPCStream] = []
-        while let stream = pending.popFirst() {
-            stream.queued = false
-            waiting.append(stream)
-        }
-        submitted.removeAll()
-        onWire.removeAll()
+        let failures = machine.channelInactive()
         updateStatistics()
         if let session {
             nghttp2_session_del(session)
             self.session = nil
         }
-        for (_, stream) in open.sorted(by: { $0.key < $1.key }) {
-            if goAwayReceived && stream.streamID <= goAwayLastStreamID {
-                // The server may have processed it (GOAWAY said so) but closed before answering.
-                finish(stream, error: EtcdError(
-                    code: .unavailable,
-                    message: "etcd at \(endpoint) went away (GOAWAY) and closed the connection before answering \(stream.path) — the call may or may not have been applied: reads are retried elsewhere, a write is not (re-read, then write again if needed)",
-                    endpoint: endpoint.description, underlying: lastError))
-            } else {
-                finish(stream, error: error)
-            }
-        }
-        // Never sent: safe to retry anywhere, even writes.
-        var unsent = error
-        unsent.notProcessed = true
-        for stream in waiting { finish(stream, error: unsent) }
+        perform(failures)
+        calls.removeAll()
         self.context = nil
         closed.succeed()
         context.fireChannelInactive()
-    }
-
-    private func connectionLostError() -> EtcdError {
-        if let error = lastError as? EtcdError { return error }
-        if let error = lastError, error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
-            return EtcdError(code: .tlsFailure,
-                             message: "TLS with etcd at \(endpoint) failed (\(EtcdError.causePhrase(error))) — check Configuration.tls (CA file, server name, client certificate)",
-                             endpoint: endpoint.description, underlying: error)
-        }
-        return EtcdError(code: .unavailable,
-                         message: "the connection to etcd at \(endpoint) was lost\(lastError.map { " (\(EtcdError.causePhrase($0)))" } ?? "") — the client reconnects, possibly to another endpoint",
-                         endpoint: endpoint.description, underlying: lastError)
     }
 
     // MARK: Calls (event loop)
@@ -363,95 +319,151 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         guard !stream.finished else { return }
         if stream.cancelRequested {
-            finish(stream, error: EtcdError(code: .cancelled, message: "the call was cancelled", endpoint: endpoint.description))
+            finish(stream, error: error(.cancelled, stream))
             return
         }
-        guard session != nil, !goAwayReceived else {
-            var error = EtcdError(code: .unavailable, message: "the connection to etcd at \(endpoint) is closing — retry",
-                                  endpoint: endpoint.description)
-            error.notProcessed = true
-            finish(stream, error: error)
+        let id = nextCallID
+        nextCallID += 1
+        stream.callID = id
+        calls[id] = stream
+        let action = machine.startCall(id, timeout: timeout, now: .now())
+        if case .failCall = action {
+            perform(action)
             return
         }
         stream.metadata = metadata
-        if let timeout {
-            // One timer per connection checks every call's deadline, queued ones included.
-            let deadline = NIODeadline.now() + TimeAmount(timeout)
-            stream.deadlineAt = deadline
-            stream.timeout = timeout
-            armDeadlineTimer(deadline)
-        }
-        if pending.isEmpty && submitted.count < peerStreamLimit {
-            submit(stream, wasQueued: false)
-        } else {
-            stream.queued = true
-            pending.append(stream)
-            updateStatistics()
-        }
+        perform(action)
         scheduleFlush()
     }
 
-    /// The server's SETTINGS_MAX_CONCURRENT_STREAMS.
-    private var peerStreamLimit: Int {
-        guard let session else { return 0 }
-        return Int(nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS))
+    /// Appends framed request bytes to a call (resuming its deferred DATA).
+    func queue(_ framed: [UInt8], end: Bool, on stream: GRPCStream) {
+        guard !stream.finished else { return }
+        stream.outbound.append(contentsOf: framed)
+        if end { stream.endOfRequest = true }
+        if stream.streamID > 0, stream.deferred, let session {
+            stream.deferred = false
+            nghttp2_session_resume_data(session, stream.streamID)
+            flush()
+        }
     }
 
-    private func deadlinePassed(_ stream: GRPCStream) {
-        let timeout = stream.timeout ?? .zero
-        if stream.queued {
-            var error = EtcdError(
-                code: .deadlineExceeded,
-                message: "\(stream.path) waited \(timeout) for a free stream on the connection to etcd at \(endpoint) (it allows \(peerStreamLimit) concurrent streams, --max-concurrent-streams) and was never sent — make fewer concurrent calls, or raise the timeout or the server's limit",
-                endpoint: endpoint.description)
-            error.notProcessed = true
-            cancel(stream, error: error)
-        } else {
-            cancel(stream, error: EtcdError(
-                code: .deadlineExceeded,
-                message: "etcd at \(endpoint) did not answer \(stream.path) within \(timeout) — is it overloaded, stopped or partitioned? the call may or may not have been applied",
-                endpoint: endpoint.description))
+    /// Ends a call with `failure`: RST_STREAM(CANCEL) when it was started, then `onClose(error)`.
+    func cancel(_ stream: GRPCStream, _ failure: GRPCConnectionStateMachine.Failure) {
+        guard !stream.finished else { return }
+        let action = machine.cancelCall(stream.callID, failure)
+        switch action {
+        case .none:
+            stream.cancelRequested = true  // not started yet: `start` ends it
+        case .failCall:
+            updateStatistics()  // it was queued; counted out before its caller resumes
+            perform(action)
+        default:
+            perform(action)
+            flush()
+        }
+    }
+
+    private func finish(_ stream: GRPCStream, error: EtcdError?) {
+        guard !stream.finished else { return }
+        stream.finished = true
+        stream.outbound = []
+        stream.inbound = []
+        stream.onClose(error)
+        stream.onClose = { _ in }
+        stream.onMessage = { _ in }
+    }
+
+    private func error(_ failure: GRPCConnectionStateMachine.Failure, _ stream: GRPCStream) -> EtcdError {
+        EtcdError.call(failure, path: stream.path, endpoint: endpoint, lastError: lastError)
+    }
+
+    /// The call on `streamID`, while the state machine tracks its stream.
+    private func stream(on streamID: Int32) -> GRPCStream? {
+        machine.call(onStream: streamID).flatMap { calls[$0] }
+    }
+
+    // MARK: Actions
+
+    /// Carries out what the state machine returned.
+    private func perform(_ action: GRPCConnectionStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .connectionReady:
+            if let ready {
+                self.ready = nil
+                ready.succeed()
+            }
+        case .startStream(let id, let grpcTimeout, let deadline):
+            if let deadline { armDeadlineTimer(deadline) }
+            if let stream = calls[id] { submit(stream, grpcTimeout: grpcTimeout) }
+        case .queued(let deadline):
+            if let deadline { armDeadlineTimer(deadline) }
+            updateStatistics()
+        case .failCall(let id, let failure):
+            fail(id, failure, resetStreamID: nil)
+        case .resetStream(let id, let streamID, let failure):
+            fail(id, failure, resetStreamID: streamID)
+        case .finishStream(let id, let end):
+            guard let stream = calls.removeValue(forKey: id) else { return }
+            finish(stream, error: EtcdError.streamEnded(end, grpcStatus: stream.grpcStatus, grpcMessage: stream.grpcMessage,
+                                                        httpStatus: stream.httpStatus, path: stream.path, endpoint: endpoint))
+        case .failCalls(let failures, let deadline):
+            // The statistics first: a caller that resumes sees its call counted out.
+            updateStatistics()
+            for failure in failures { fail(failure.call, failure.failure, resetStreamID: failure.resetStreamID) }
+            if let deadline { armDeadlineTimer(deadline) }
+        case .sendPing:
+            guard let session else { return }
+            nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
+            flush()
+            pingTimeout = eventLoop.scheduleTask(in: .init(settings.keepAliveTimeout)) { [weak self] in
+                guard let self else { return }
+                self.perform(self.machine.pingTimeoutFired())
+            }
+        case .cancelPingTimeout:
+            pingTimeout?.cancel()
+            pingTimeout = nil
+        case .closeConnection(.keepAliveTimeout):
+            lastError = EtcdError.keepAliveTimedOut(endpoint: endpoint, timeout: settings.keepAliveTimeout)
+            context?.close(promise: nil)
+        }
+    }
+
+    /// Reports `failure` to the call; with `resetStreamID`, RST_STREAM(CANCEL) is submitted (the
+    /// caller flushes). The state machine has forgotten the stream already, so nghttp2's close of
+    /// it is not reported as a reset by the server.
+    private func fail(_ id: GRPCConnectionStateMachine.CallID, _ failure: GRPCConnectionStateMachine.Failure,
+                      resetStreamID: Int32?) {
+        guard let stream = calls.removeValue(forKey: id) else { return }
+        finish(stream, error: error(failure, stream))
+        if let resetStreamID, let session {
+            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), resetStreamID, NGHTTP2_CANCEL.rawValue)
         }
     }
 
     /// Starts queued calls while the server allows more streams.
     private func drainQueue() {
-        while !pending.isEmpty, session != nil, !goAwayReceived, submitted.count < peerStreamLimit {
-            let stream = pending.removeFirst()
-            stream.queued = false
-            submit(stream, wasQueued: true)
+        while true {
+            let action = machine.nextQueuedCall(now: .now())
+            if action == .none { break }
+            perform(action)
         }
         updateStatistics()
     }
 
-    private var canDrainQueue: Bool {
-        !pending.isEmpty && session != nil && !goAwayReceived && submitted.count < peerStreamLimit
-    }
-
-    /// Hands the call to nghttp2: HEADERS now, DATA from `stream.outbound`. A call that waited in
-    /// the queue sends the time it has left as grpc-timeout; one sent at once its whole timeout
-    /// (whose encoded header is shared by most calls).
-    private func submit(_ stream: GRPCStream, wasQueued: Bool) {
+    /// Hands the call to nghttp2: HEADERS now, DATA from `stream.outbound`, `grpcTimeout` as
+    /// grpc-timeout (a call sent at once sends its whole timeout, whose encoded header is shared
+    /// by most calls; one that waited in the queue the time it has left).
+    private func submit(_ stream: GRPCStream, grpcTimeout: Duration?) {
         guard let session else { return }
-        var headerTimeout = stream.timeout
-        if wasQueued, let deadlineAt = stream.deadlineAt {
-            let left = deadlineAt - .now()
-            guard left.nanoseconds > 0 else {
-                var error = EtcdError(code: .deadlineExceeded,
-                                      message: "\(stream.path) reached its deadline waiting for a free stream on the connection to etcd at \(endpoint) and was never sent — make fewer concurrent calls, or raise the timeout",
-                                      endpoint: endpoint.description)
-                error.notProcessed = true
-                finish(stream, error: error)
-                return
-            }
-            headerTimeout = .nanoseconds(left.nanoseconds)
-        }
         let metadata = stream.metadata
         stream.metadata = []
         // Headers: :path, then the connection's fixed block, grpc-timeout and the metadata, each
         // encoded once where it can be (nghttp2 copies names and values during submit).
         let fixed = fixedHeaders
-        let timeoutBlock = headerTimeout.map { timeoutHeader($0) }
+        let timeoutBlock = grpcTimeout.map { timeoutHeader($0) }
         let extra = metadata.isEmpty ? nil : GRPCHeaderBlock(metadata)
         let count = 1 + fixed.entries.count + (timeoutBlock?.entries.count ?? 0) + (extra?.entries.count ?? 0)
         var provider = nghttp2_data_provider()
@@ -482,65 +494,42 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         }
         withExtendedLifetime((fixed, timeoutBlock, extra)) {}  // their bytes were read during submit
         guard streamID > 0 else {
-            let text = String(cString: nghttp2_strerror(streamID))
-            var error = EtcdError(code: .unavailable, message: "could not start a call to etcd at \(endpoint): \(text) — retry",
-                                  endpoint: endpoint.description)
-            error.notProcessed = true
-            finish(stream, error: error)
+            perform(machine.streamStartFailed(stream.callID, code: streamID))
             return
         }
         stream.streamID = streamID
-        stream.started = true
-        streams[streamID] = stream
-        submitted.insert(streamID)
+        perform(machine.streamStarted(stream.callID, streamID: streamID))
     }
 
     private func requestHeadersSent(streamID: Int32) {
-        onWire.insert(streamID)
+        perform(machine.requestHeadersSent(streamID: streamID))
         updateStatistics()
     }
 
     private func updateStatistics() {
-        let open = onWire.count, queued = pending.count, limit = session.map {
-            nghttp2_session_get_remote_settings($0, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
-        }
+        let open = machine.openStreamCount, queued = machine.queuedCallCount, limit = machine.peerStreamLimit
         statistics.withLockedValue { stats in
             stats.open = open
             stats.maxOpen = max(stats.maxOpen, open)
             stats.queued = queued
             stats.maxQueued = max(stats.maxQueued, queued)
-            if let limit { stats.peerLimit = limit }
+            stats.peerLimit = limit
         }
     }
 
-    /// One timer for every call's deadline, armed at the earliest: a timer per call (scheduled,
-    /// then cancelled) cost ~8,000 instructions per call (scripts/profile.sh).
     private func armDeadlineTimer(_ deadline: NIODeadline) {
-        if let armed = deadlineTimerAt, armed <= deadline { return }
         deadlineTimer?.cancel()
-        deadlineTimerAt = deadline
-        deadlineTimer = eventLoop.scheduleTask(deadline: deadline) { [weak self] in self?.expireDeadlines() }
+        deadlineTimer = eventLoop.scheduleTask(deadline: deadline) { [weak self] in self?.deadlineTimerFired() }
     }
 
-    /// Fails the calls past their deadline, then re-arms the timer for the earliest remaining one.
-    private func expireDeadlines() {
+    /// Fails the calls past their deadline (the state machine re-arms the timer for the next one).
+    private func deadlineTimerFired() {
         deadlineTimer = nil
-        deadlineTimerAt = nil
-        let now = NIODeadline.now()
-        var expired: [GRPCStream] = []
-        var next: NIODeadline?
-        func check(_ stream: GRPCStream) {
-            guard let deadline = stream.deadlineAt, !stream.finished else { return }
-            if deadline <= now {
-                expired.append(stream)
-            } else if next.map({ deadline < $0 }) ?? true {
-                next = deadline
-            }
+        let action = machine.deadlineTimerFired(now: .now())
+        perform(action)
+        if case .failCalls(let failures, _) = action, failures.contains(where: { $0.resetStreamID != nil }) {
+            flush()
         }
-        for stream in streams.values { check(stream) }
-        for stream in pending { check(stream) }  // queued calls, not sent yet
-        for stream in expired.sorted(by: { $0.streamID < $1.streamID }) { deadlinePassed(stream) }
-        if let next { armDeadlineTimer(next) }
     }
 
     private func timeoutHeader(_ timeout: Duration) -> GRPCHeaderBlock {
@@ -550,58 +539,11 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         return block
     }
 
-    /// Appends framed request bytes to a call (resuming its deferred DATA).
-    func queue(_ framed: [UInt8], end: Bool, on stream: GRPCStream) {
-        guard !stream.finished else { return }
-        stream.outbound.append(contentsOf: framed)
-        if end { stream.endOfRequest = true }
-        if stream.started, stream.deferred, let session {
-            stream.deferred = false
-            nghttp2_session_resume_data(session, stream.streamID)
-            flush()
-        }
-    }
-
-    /// Cancels a call with `error`: RST_STREAM(CANCEL) when it was started, then `onClose(error)`.
-    func cancel(_ stream: GRPCStream, error: EtcdError) {
-        guard !stream.finished else { return }
-        if stream.queued {
-            stream.queued = false
-            if let index = pending.firstIndex(where: { $0 === stream }) { pending.remove(at: index) }
-            updateStatistics()
-            finish(stream, error: error)
-            return
-        }
-        guard stream.started else {
-            stream.cancelRequested = true
-            return
-        }
-        // Forget the stream first: flushing the RST closes it inside nghttp2, and that close
-        // must not be reported as a reset by the server.
-        streams[stream.streamID] = nil
-        finish(stream, error: error)
-        if let session, stream.streamID > 0 {
-            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.streamID,
-                                      NGHTTP2_CANCEL.rawValue)
-            flush()
-        }
-    }
-
-    private func finish(_ stream: GRPCStream, error: EtcdError?) {
-        guard !stream.finished else { return }
-        stream.finished = true
-        stream.outbound = []
-        stream.inbound = []
-        stream.onClose(error)
-        stream.onClose = { _ in }
-        stream.onMessage = { _ in }
-    }
-
     // MARK: nghttp2 callbacks (event loop, inside mem_recv / mem_send)
 
     private func readRequestBody(streamID: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int,
                                  flags: UnsafeMutablePointer<UInt32>) -> Int {
-        guard let stream = streams[streamID] else {
+        guard let stream = stream(on: streamID) else {
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
             return 0
         }
@@ -645,7 +587,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func receivedHeader(streamID: Int32, name: String, value: String) {
-        guard let stream = streams[streamID] else { return }
+        guard let stream = stream(on: streamID) else { return }
         switch name {
         case ":status": stream.httpStatus = Int(value)
         case "grpc-status": stream.grpcStatus = Int(value)
@@ -655,7 +597,7 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func receivedData(streamID: Int32, _ data: UnsafeBufferPointer<UInt8>) {
-        guard let stream = streams[streamID], !stream.finished else { return }
+        guard let stream = stream(on: streamID), !stream.finished else { return }
         stream.inbound.append(contentsOf: data)
         while true {
             switch GRPCFraming.next(stream.inbound, offset: &stream.inboundOffset, maxMessageSize: settings.maxMessageSize) {
@@ -668,101 +610,46 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
                 }
                 return
             case .tooLarge(let size):
-                let error = EtcdError(code: .resourceExhausted,
-                                      message: "etcd at \(endpoint) sent a \(size)-byte message on \(stream.path), over Configuration.maxResponseSize (\(settings.maxMessageSize)) — raise it or ask for less (limit, keysOnly)",
-                                      endpoint: endpoint.description)
-                rstAndFinish(stream, error: error)
+                rstAndFinish(stream, .messageTooLarge(size: size, limit: settings.maxMessageSize))
                 return
             case .compressed:
-                rstAndFinish(stream, error: EtcdError(code: .protocolError,
-                                                      message: "etcd at \(endpoint) sent a compressed message, which this client never asked for",
-                                                      endpoint: endpoint.description))
+                rstAndFinish(stream, .compressedMessage)
                 return
             }
         }
     }
 
-    /// Inside a callback: RST the stream (sent by the next flush) and report `error`.
-    private func rstAndFinish(_ stream: GRPCStream, error: EtcdError) {
-        streams[stream.streamID] = nil
-        finish(stream, error: error)
-        if let session {
-            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.streamID,
-                                      NGHTTP2_CANCEL.rawValue)
-        }
+    /// Inside a callback: RST the stream (sent by the next flush) and report `failure`.
+    private func rstAndFinish(_ stream: GRPCStream, _ failure: GRPCConnectionStateMachine.Failure) {
+        perform(machine.cancelCall(stream.callID, failure))
         eventLoop.execute { self.flush() }
     }
 
     private func streamClosed(streamID: Int32, errorCode: UInt32) {
         // The slot is free now (queued calls start at the next flush), whether or not we still track the call.
-        submitted.remove(streamID)
-        if onWire.remove(streamID) != nil { updateStatistics() }
-        guard let stream = streams.removeValue(forKey: streamID) else { return }
-        if let status = stream.grpcStatus {
-            if status == 0 {
-                finish(stream, error: nil)
-            } else {
-                finish(stream, error: .fromStatus(status, message: stream.grpcMessage ?? "", endpoint: endpoint.description))
-            }
-            return
-        }
-        if errorCode == NGHTTP2_REFUSED_STREAM.rawValue {
-            var error = EtcdError(code: .unavailable,
-                                  message: "etcd at \(endpoint) refused the stream before processing it (GOAWAY or stream limit) — retried elsewhere",
-                                  endpoint: endpoint.description)
-            error.notProcessed = true
-            finish(stream, error: error)
-        } else if errorCode == NGHTTP2_CANCEL.rawValue, let deadline = stream.deadlineAt,
-                  NIODeadline.now() + .milliseconds(200) >= deadline {
-            // The server gave up at the grpc-timeout we sent, just before our own timer fired.
-            finish(stream, error: EtcdError(
-                code: .deadlineExceeded,
-                message: "etcd at \(endpoint) did not finish \(stream.path) before its deadline — is it overloaded, or without quorum? the call may or may not have been applied",
-                endpoint: endpoint.description))
-        } else if errorCode != 0 {
-            finish(stream, error: EtcdError(code: .unavailable,
-                                            message: "etcd at \(endpoint) reset the stream \(stream.path) (HTTP/2 error \(errorCode)) — retry",
-                                            endpoint: endpoint.description))
-        } else if let http = stream.httpStatus, http != 200 {
-            finish(stream, error: EtcdError(code: http == 404 ? .unimplemented : .unavailable,
-                                            message: "etcd at \(endpoint) answered \(stream.path) with HTTP \(http) and no gRPC status — is this an etcd v3 client URL?",
-                                            endpoint: endpoint.description))
-        } else {
-            finish(stream, error: EtcdError(code: .protocolError,
-                                            message: "etcd at \(endpoint) ended \(stream.path) without a grpc-status",
-                                            endpoint: endpoint.description))
-        }
+        let action = machine.streamClosed(streamID: streamID, errorCode: errorCode, now: .now())
+        updateStatistics()
+        perform(action)
     }
 
     private func receivedFrame(_ frame: nghttp2_frame) {
         switch UInt32(frame.hd.type) {
         case NGHTTP2_SETTINGS.rawValue:
+            guard let session else { return }
+            let action = machine.settingsReceived(
+                maxConcurrentStreams: nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS))
             updateStatistics()
-            if let ready {
-                self.ready = nil
-                ready.succeed()
-            }
+            perform(action)
         case NGHTTP2_PING.rawValue:
             if frame.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 {
-                pingTimeout?.cancel()
-                pingTimeout = nil
+                perform(machine.pingAcked())
             }
         case NGHTTP2_GOAWAY.rawValue:
-            goAwayReceived = true
-            goAwayLastStreamID = min(goAwayLastStreamID, frame.goaway.last_stream_id)
             usable.withLockedValue { $0 = false }
             // Calls still waiting for a slot were never sent: they fail as not processed and are
             // retried on a new connection. (nghttp2 itself closes the sent streams above
             // last-stream-id with REFUSED_STREAM, which ``streamClosed`` reports the same way.)
-            var error = EtcdError(code: .unavailable,
-                                  message: "etcd at \(endpoint) is going away (GOAWAY) and the call was not sent — retried on a new connection",
-                                  endpoint: endpoint.description)
-            error.notProcessed = true
-            while let stream = pending.popFirst() {
-                stream.queued = false
-                finish(stream, error: error)
-            }
-            updateStatistics()
+            perform(machine.goAwayReceived(lastStreamID: frame.goaway.last_stream_id))
             logger.debug("etcd sent GOAWAY", metadata: [
                 "etcd.endpoint": "\(endpoint)", "etcd.last-stream-id": "\(frame.goaway.last_stream_id)",
                 "etcd.error-code": "\(frame.goaway.error_code)",
@@ -773,19 +660,6 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     // MARK: Output
-
-    private func sendKeepAlivePing() {
-        guard let session, pingTimeout == nil else { return }
-        nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
-        flush()
-        pingTimeout = eventLoop.scheduleTask(in: .init(settings.keepAliveTimeout)) { [weak self] in
-            guard let self else { return }
-            self.lastError = EtcdError(code: .unavailable,
-                                       message: "etcd at \(self.endpoint) did not answer a keepalive PING within \(self.settings.keepAliveTimeout) — the connection is considered dead",
-                                       endpoint: self.endpoint.description)
-            self.context?.close(promise: nil)
-        }
-    }
 
     /// Flushes once the event loop has run the tasks already queued (other calls being started),
     /// so that a burst of calls goes out in one write.
@@ -810,15 +684,13 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
             var chunk: UnsafePointer<UInt8>?
             let n = nghttp2_session_mem_send(session, &chunk)
             if n < 0 {
-                lastError = EtcdError(code: .protocolError,
-                                      message: "nghttp2 failed to send to \(endpoint): \(String(cString: nghttp2_strerror(Int32(n))))",
-                                      endpoint: endpoint.description)
+                lastError = EtcdError.http2SendFailed(Int32(n), endpoint: endpoint)
                 context.close(promise: nil)
                 return
             }
             if n == 0 {
                 // Streams closed while sending (RST_STREAM) freed slots for queued calls.
-                if canDrainQueue {
+                if machine.canStartQueuedCall {
                     drainQueue()
                     continue
                 }
@@ -836,49 +708,5 @@ final class GRPCConnection: ChannelInboundHandler, @unchecked Sendable {
         if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 {
             context.close(promise: nil)
         }
-    }
-}
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}
-
-/// Header names and values in one C buffer with their `nghttp2_nv` entries, made once and
-/// submitted with many calls (nghttp2 copies them during submit, so nothing points here after).
-final class GRPCHeaderBlock: @unchecked Sendable {
-    // @unchecked: the buffers are written only in init, then only read.
-    let entries: UnsafeMutableBufferPointer<nghttp2_nv>
-    private let bytes: UnsafeMutableBufferPointer<UInt8>
-
-    /// `:path`'s name; each call points the value at its own path.
-    static let pathName = GRPCHeaderBlock([(":path", "")])
-
-    init(_ headers: [(String, String)]) {
-        let total = headers.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count }
-        bytes = .allocate(capacity: max(total, 1))
-        entries = .allocate(capacity: headers.count)
-        var offset = 0
-        func append(_ text: String) -> (UnsafeMutablePointer<UInt8>, Int) {
-            let start = bytes.baseAddress! + offset
-            for byte in text.utf8 {
-                bytes[offset] = byte
-                offset += 1
-            }
-            return (start, text.utf8.count)
-        }
-        for (i, (name, value)) in headers.enumerated() {
-            let (namePointer, nameLength) = append(name)
-            let (valuePointer, valueLength) = append(value)
-            entries[i] = nghttp2_nv(name: namePointer, value: valuePointer, namelen: nameLength, valuelen: valueLength,
-                                    flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
-        }
-    }
-
-    deinit {
-        bytes.deallocate()
-        entries.deallocate()
     }
 }
