@@ -96,20 +96,22 @@ report() {
   summary+=("$(printf '%-12s %5d s   CPU %6d s%s%s' "$1" "${took:-0}" "${cpu:-0}" "$3" "$([ "$2" = 0 ] || echo "  FAILED")")")
   [ "$2" = 0 ] || status=1
 }
-# background NAME COMMAND...: starts COMMAND in the background at the lowest CPU priority,
-# nice 19, with its output into $capture/NAME; collect NAME then waits for it, prints that output
-# and its time like part does. CI builds the sanitizer and fuzz variants this way behind the test
-# parts, which mostly wait on servers and time-outs (the suite and the TSan suite use about a
-# third of the two cores): the tests in front get the CPU whenever they want it, the build takes
-# the rest. (The disk is shared: I/O priority would do nothing under this machine's mq-deadline
-# scheduler.)
+# background NAME COMMAND...: starts COMMAND in the background under the idle scheduling policy
+# (SCHED_IDLE: it runs only on a core nothing else wants), with its output into $capture/NAME;
+# collect NAME then waits for it, prints that output and its time like part does. CI builds the
+# sanitizer and fuzz variants this way behind the test parts, which mostly wait on servers and
+# time-outs (the suite and the TSan suite use about a third of the two cores): the tests in front
+# get the CPU whenever they want it, the build takes the rest. Not `nice`: swift-build's dispatch
+# threads set their own nice value (0, or -4), and the compilers they start inherit that; the
+# policy they inherit and keep. (The disk is shared: I/O priority would do nothing under this
+# machine's mq-deadline scheduler.)
 declare -A background_pid=()
 background() {
   local name=$1
   shift
-  echo "==> $name (in the background, nice 19): $*" >&2
+  echo "==> $name (in the background, idle priority): $*" >&2
   # setsid: its own process group, so that stop_background ends every process of it.
-  setsid /usr/bin/time -o "$capture/$name.time" -f '%e %U %S' nice -n 19 "$@" >"$capture/$name" 2>&1 &
+  setsid /usr/bin/time -o "$capture/$name.time" -f '%e %U %S' chrt --idle 0 "$@" >"$capture/$name" 2>&1 &
   background_pid[$name]=$!
 }
 collect() {
