@@ -4,7 +4,9 @@
 # against a reference run in the same invocation on the same servers, prints a table of
 # ratios and writes it to BENCHMARKS.md with the date, the machine and the command.
 #
-#   scripts/bench.sh [--quick]        --quick: fewer requests (a smoke run, noisier numbers)
+#   scripts/bench.sh [--quick] [--etcd-only]
+#     --quick: fewer requests (a smoke run, noisier numbers)
+#     --etcd-only: only the etcd table, printed (BENCHMARKS.md is left as it is)
 #
 # References: h2load (nghttp2-client) sending the identical gRPC request bytes to etcd over
 # one connection; Benchmarks/zk-ref (the same workload on the official C client); the Python
@@ -16,7 +18,14 @@ count=20000
 memory_watchers=10000
 zk_watches=1000
 growth=1000000
-if [ "${1:-}" = "--quick" ]; then count=2000; memory_watchers=1000; zk_watches=200; growth=50000; fi
+etcd_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) count=2000; memory_watchers=1000; zk_watches=200; growth=50000 ;;
+    --etcd-only) etcd_only=1 ;;
+    *) echo "bench.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 # The CPU-profile section of BENCHMARKS.md (from scripts/profile.sh, edited by hand) is kept.
 profile_section=""
@@ -58,15 +67,39 @@ h2load_rate() {  # METHOD BODY DEPTH
 rows=()
 row() { rows+=("| $1 | $2 | $3 | $4 | $(ratio "$2" "$3") | $5 |"); echo "bench: $1: $2 vs $3" >&2; }
 
-# 1. etcd over one connection, against h2load with the same bytes.
+# 1. etcd over one connection, against h2load with the same bytes: three interleaved runs of
+# each workload (ours with the calls on Swift's default executor, ours with them in a task that
+# prefers the client's event loop — EtcdClient.taskExecutor — and h2load), and the ratio of the
+# medians; the table keeps all three runs.
+median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+etcd_rows=()
 for depth in 1 64; do
-  ours=$("$bench" etcd "$etcd" range "$depth" "$count" | value ops_per_sec)
-  ref=$(h2load_rate Range range.bin "$depth")
-  row "etcd Range, $depth in flight" "$ours" "$ref" "h2load" "≥ 0.9"
-  ours=$("$bench" etcd "$etcd" put "$depth" "$count" | value ops_per_sec)
-  ref=$(h2load_rate Put put.bin "$depth")
-  row "etcd Put, $depth in flight" "$ours" "$ref" "h2load" "≥ 0.9"
+  for method in Range Put; do
+    op=$(echo "$method" | tr '[:upper:]' '[:lower:]')
+    default_runs=(); loop_runs=(); ref_runs=()
+    for run in 1 2 3; do
+      default_runs+=("$("$bench" etcd "$etcd" "$op" "$depth" "$count" | value ops_per_sec)")
+      loop_runs+=("$(BENCH_EXECUTOR=loop "$bench" etcd "$etcd" "$op" "$depth" "$count" | value ops_per_sec)")
+      ref_runs+=("$(h2load_rate "$method" "$op.bin" "$depth")")
+    done
+    ref=$(median "${ref_runs[@]}")
+    for executor in default loop; do
+      if [ "$executor" = default ]; then runs=("${default_runs[@]}"); label="default executor"; else runs=("${loop_runs[@]}"); label="the client's event loop"; fi
+      ours=$(median "${runs[@]}")
+      etcd_rows+=("| etcd $method, $depth in flight | $label | $ours (${runs[*]}) | $ref (${ref_runs[*]}) | $(ratio "$ours" "$ref") | ≥ 0.9 |")
+      echo "bench: etcd $method, $depth in flight, $label: median $ours (${runs[*]}) vs h2load $ref (${ref_runs[*]})" >&2
+    done
+  done
 done
+etcd_table() {
+  echo "| workload | calls run on | AutoCluster ops/s, median (3 runs) | h2load ops/s, median (3 runs) | ratio of medians | target |"
+  echo "|---|---|---|---|---|---|"
+  printf '%s\n' "${etcd_rows[@]}"
+}
+if [ "$etcd_only" = 1 ]; then
+  etcd_table
+  exit 0
+fi
 
 # 2. ZooKeeper, against the raw C client.
 for depth in 1 64 1000; do
@@ -117,6 +150,8 @@ done
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo),"
   echo "$(uname -sr), $(swift --version 2>&1 | head -1)."
   echo "Command: \`scripts/bench.sh $*\` ($count requests per row). Ops/s; ratio = AutoCluster / reference, same run, same server."
+  echo
+  etcd_table
   echo
   echo "| workload | AutoCluster ops/s | reference ops/s | reference | ratio | target |"
   echo "|---|---|---|---|---|---|"

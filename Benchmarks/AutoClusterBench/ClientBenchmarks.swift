@@ -1,4 +1,5 @@
 import Etcd
+import Foundation
 import ZooKeeper
 
 /// Runs `count` operations keeping `depth` of them in flight; returns operations per second.
@@ -52,14 +53,24 @@ func etcdBenchmark(endpoint: String, operation: String, depth: Int, count: Int) 
     let client = try await EtcdClient.connect(.init(endpoints: [endpoint]))
     let key = "bench-key"
     _ = try await client.put(key, value: benchValue)
-    let result: Double
+    let call: @Sendable () async throws -> Void
     switch operation {
     case "range":
-        result = try await measure(depth: depth, count: count) { _ = try await client.get(key) }
+        call = { _ = try await client.get(key) }
     case "put":
-        result = try await measure(depth: depth, count: count) { _ = try await client.put(key, value: benchValue) }
+        call = { _ = try await client.put(key, value: benchValue) }
     default:
         throw BenchUsage("etcd operation must be range or put")
+    }
+    let result: Double
+    // BENCH_EXECUTOR=loop: the calls run in a task that prefers the client's event loop
+    // (EtcdClient.taskExecutor); default: Swift's global executor.
+    if ProcessInfo.processInfo.environment["BENCH_EXECUTOR"] == "loop" {
+        result = try await withTaskExecutorPreference(client.taskExecutor) {
+            try await measure(depth: depth, count: count, call)
+        }
+    } else {
+        result = try await measure(depth: depth, count: count, call)
     }
     await client.close()
     return result

@@ -52,7 +52,10 @@ extension EtcdClient {
         /// response (never split: one revision for an up-to-date watch, at most 1,000 revisions
         /// when etcd replays history), times the size of an event.
         public var watchBufferLimit: Int
-        /// The event loops for the connections. Default `nil`: `MultiThreadedEventLoopGroup.singleton`.
+        /// Where the connections' event loop comes from: the client takes one loop of it
+        /// (`next()`) at connect and runs every connection it makes on that loop
+        /// (``EtcdClient/taskExecutor`` runs tasks there). Default `nil`:
+        /// `MultiThreadedEventLoopGroup.singleton`.
         public var eventLoopGroup: (any EventLoopGroup)?
         /// How often the client replaces its endpoints by the cluster's member list
         /// (``EtcdClient/syncEndpoints()``). Default `nil`: never, only the configured endpoints are used.

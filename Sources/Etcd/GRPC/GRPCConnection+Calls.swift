@@ -25,8 +25,14 @@ extension GRPCConnection {
                 // leave in the same write.
                 stream.outbound = GRPCFraming.frame(request)
                 stream.endOfRequest = true
-                self.eventLoop.execute {
+                // Inline when the caller runs on the connection's loop (a task that prefers
+                // EtcdClient.taskExecutor): no hop, the call's frames leave in this tick's flush.
+                if self.eventLoop.inEventLoop {
                     self.start(stream, metadata: metadata, timeout: timeout)
+                } else {
+                    self.eventLoop.execute {
+                        self.start(stream, metadata: metadata, timeout: timeout)
+                    }
                 }
             }
         } onCancel: {

@@ -18,7 +18,9 @@ final class GRPCTransport: Sendable {
     #if DistributedTracingSupport
     private let tracer: any Tracer
     #endif
-    let group: any EventLoopGroup
+    /// The one event loop of every connection (taken from the configured group once), so that
+    /// ``EtcdClient/taskExecutor`` stays the connection's loop across reconnects.
+    let eventLoop: any EventLoop
     let sslContext: NIOSSLContext?
     let logger: Logger
 
@@ -42,13 +44,20 @@ final class GRPCTransport: Sendable {
         #if DistributedTracingSupport
         self.tracer = configuration.tracer ?? InstrumentationSystem.tracer
         #endif
-        self.group = configuration.eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
+        self.eventLoop = (configuration.eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton).next()
         self.logger = configuration.logger
         if endpoints.contains(where: \.tls) {
             self.sslContext = try (configuration.tls ?? .init()).makeContext()
         } else {
             self.sslContext = nil
         }
+    }
+
+    @available(macOS 15.0, *)
+    var taskExecutor: any TaskExecutor {
+        // A new object each time (a stored one would need the availability on the class); all
+        // run on the one loop, and a call checks the loop, not the executor, to start inline.
+        EventLoopTaskExecutor(eventLoop: eventLoop)
     }
 
     var currentEndpoint: String {
@@ -89,7 +98,7 @@ final class GRPCTransport: Sendable {
                 state.connection = nil
             }
             if let connecting = state.connecting { return .wait(connecting) }
-            let promise = group.next().makePromise(of: GRPCConnection.self)
+            let promise = eventLoop.makePromise(of: GRPCConnection.self)
             state.connecting = promise.futureResult
             return .connect(promise, state.index)
         }
@@ -185,7 +194,7 @@ final class GRPCTransport: Sendable {
             let endpoint = endpoints[index]
             do {
                 let connection = try await GRPCConnection.connect(
-                    to: endpoint, group: group, sslContext: endpoint.tls ? sslContext : nil,
+                    to: endpoint, group: eventLoop, sslContext: endpoint.tls ? sslContext : nil,
                     serverName: configuration.tls?.serverName, timeout: configuration.timeouts.connect,
                     settings: .init(maxMessageSize: configuration.maxResponseSize,
                                     keepAliveInterval: configuration.keepAlive.interval,
