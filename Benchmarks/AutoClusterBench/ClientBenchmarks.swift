@@ -65,7 +65,7 @@ func etcdBenchmark(endpoint: String, operation: String, depth: Int, count: Int) 
     let result: Double
     // BENCH_EXECUTOR=loop: the calls run in a task that prefers the client's event loop
     // (EtcdClient.taskExecutor); default: Swift's global executor.
-    if ProcessInfo.processInfo.environment["BENCH_EXECUTOR"] == "loop" {
+    if ProcessInfo.processInfo.environment["BENCH_EXECUTOR"] == "loop", #available(macOS 15.0, *) {
         result = try await withTaskExecutorPreference(client.taskExecutor) {
             try await measure(depth: depth, count: count, call)
         }

@@ -8,6 +8,7 @@ struct EtcdTaskExecutorTests {
     /// A task that prefers the client's executor runs on the connections' loop before and after
     /// every call (each starts inline and resumes there), sequentially and with 64 in flight;
     /// every write is there afterwards.
+    @available(macOS 15.0, *)
     @Test("calls from a task that prefers taskExecutor start and resume on the connection's event loop")
     func callsOnTheLoop() async throws {
         try await EtcdTest.withClient { etcd in
@@ -42,6 +43,7 @@ struct EtcdTaskExecutorTests {
 
     /// A call that fails at once (the client is closed) resumes the task on the loop with the
     /// error.
+    @available(macOS 15.0, *)
     @Test("a call that fails inline (client closed) throws .closed to a task on the loop")
     func failureInline() async throws {
         let etcd = try await EtcdClient.connect(EtcdTest.configuration())
