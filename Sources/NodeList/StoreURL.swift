@@ -111,8 +111,10 @@ public struct StoreURL: Sendable, Hashable, CustomStringConvertible {
             }
             if let (host, port) = ClusterNode.splitHostPort(entry) {
                 hosts.append(host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
-            } else if entry.hasPrefix("[") && entry.hasSuffix("]") && entry.count > 2 {
-                // The same canonical form as with a port: brackets only around an IPv6 address.
+            } else if entry.hasPrefix("[") && entry.hasSuffix("]") && entry.count > 2,
+                      !entry.dropFirst().dropLast().contains(where: { $0 == "[" || $0 == "]" }) {
+                // The same canonical form as with a port: brackets only around an IPv6 address
+                // (one pair: "[]0:::2A;7]" would canonicalise to a form that does not parse back).
                 let host = String(entry.dropFirst().dropLast())
                 hosts.append(host.contains(":") ? "[\(host)]:\(defaultPort)" : "\(host):\(defaultPort)")
             } else if !entry.contains(":") && !entry.contains("[") && !entry.contains("]") {

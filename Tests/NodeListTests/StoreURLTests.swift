@@ -16,9 +16,13 @@ import Testing
         #expect(try StoreURL(parsing: "consuls://c").consulAddress == "https://c:8500")
     }
 
+    // "etcds://0:23@0,[]0:::2A;7]" (found by Fuzz/FuzzStoreURL, crash-badbabfb…) was accepted with
+    // the host "[]0:::2A;7]:2379", whose canonical form did not parse back: brackets are one pair
+    // around an IPv6 address.
     @Test(arguments: [
         "127.0.0.1:2181", "redis://h:1", "etcd://", "etcd://h:0", "etcd://h:99999", "etcd://h:1/path",
         "consul://a:1,b:2", "zookeeper://h:1,,h2:1", "etcd://@h:1", "etcd://u:p%zz@h:1", "etcd://u:p%ff@h:1",
+        "etcds://0:23@0,[]0:::2A;7]", "etcd://[[::1]]", "etcd://[a]b]",
     ])
     func rejectsBadURLs(_ text: String) {
         let error = #expect(throws: NodeListError.self) { try StoreURL(parsing: text) }
