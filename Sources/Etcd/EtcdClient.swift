@@ -90,12 +90,8 @@ public final class EtcdClient: Sendable {
     /// }
     /// ```
     ///
-    /// The choice is yours to make per task. With it, a call at one in flight takes fewer
-    /// context switches and less latency; without it (the default), calls start and resume on
-    /// Swift's global executor and the loop only does I/O. The trade-off: while the task runs
-    /// on the loop, the loop does no I/O for any of its connections, so keep the code between
-    /// calls short and never block in it (no locks held long, no synchronous file or network
-    /// I/O), and do CPU-heavy work elsewhere.
+    /// The choice is per task; the trade-off (the loop does no I/O while your code runs on it)
+    /// is in <doc:Configuration#Calls-on-the-clients-event-loop>.
     @available(macOS 15.0, *)
     public var taskExecutor: any TaskExecutor { transport.taskExecutor }
 
